@@ -1,0 +1,316 @@
+"""Derive: symbolic parameter counts for a network under a convention.
+
+Widths flow from the input through the layers (bidirectional layers double them, ``proj``
+narrows, ``nproj`` widens, Graves's skip connections add the run's input). A layer written
+``xN`` is counted as its first copy plus N - 1 copies on the layer's own output width, so a
+symbolic N gives a closed form in O(1) and never an unrolled loop. Numbers stay exact SymPy
+integers throughout; symbolic totals are simplified once, at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sympy as sp
+
+from . import model
+from .conventions import Convention, convention
+from .errors import DeriveError, InvalidOptionError, UnboundSymbolError, UnknownNameError, did_you_mean
+from .kinds import Kind
+from .model import UNSET, Layer, Network, Options
+
+#: The symbols of the per-layer formulas: input width, size, projection widths.
+WIDTH, SIZE, PROJ, NPROJ = (sp.Symbol(name, integer=True, positive=True) for name in "ihrp")
+LEGEND = {"i": "input width", "h": "size", "r": "proj", "p": "nproj"}
+
+
+@dataclass(frozen=True)
+class Copies:
+    """``count`` copies of a layer that share an input width; each has ``each`` parameters."""
+
+    count: sp.Expr
+    input: sp.Expr
+    output: sp.Expr
+    each: sp.Expr
+
+    @property
+    def params(self) -> sp.Expr:
+        """The parameters of all these copies."""
+        return self.count * self.each
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """The count of one written layer (all of its ``xN`` copies).
+
+    ``options`` are the layer's options after the convention's defaults are applied;
+    ``copies`` holds the first copy and, for a repeated layer, the other N - 1.
+    """
+
+    index: int
+    layer: Layer
+    options: Options
+    copies: tuple[Copies, ...]
+
+    @property
+    def kind(self) -> Kind:
+        """The layer's kind."""
+        return self.layer.spec
+
+    @property
+    def input(self) -> sp.Expr:
+        """The input width of the layer's first copy."""
+        return self.copies[0].input
+
+    @property
+    def output(self) -> sp.Expr:
+        """The layer's output width."""
+        return self.copies[0].output
+
+    @property
+    def repeat(self) -> sp.Expr:
+        """How many copies are chained."""
+        return self.layer.repeat
+
+    @property
+    def params(self) -> sp.Expr:
+        """The parameters of the layer, all copies together."""
+        return sp.Add(*(c.params for c in self.copies))
+
+    @property
+    def formula(self) -> sp.Expr:
+        """The count of one copy in the symbols i (input width), h (size), r, p (projections)."""
+        generic = replace(
+            self.options,
+            proj=None if self.options.proj is None else PROJ,
+            nproj=None if self.options.nproj is None else NPROJ,
+        )
+        return self.kind.params(WIDTH, SIZE, generic)
+
+
+def _equal(a: sp.Expr, b: sp.Expr) -> bool:
+    return bool(sp.expand(a - b) == 0)
+
+
+def derive_layers(network: Network, conv: Convention) -> tuple[LayerResult, ...]:
+    """Count every layer of ``network`` under ``conv``."""
+    results: list[LayerResult] = []
+    width = network.input
+    run_input: sp.Expr | None = None  # input of the current run of recurrent layers (skip)
+    run_outputs: sp.Expr = sp.Integer(0)
+    embeds: list[tuple[sp.Expr, sp.Expr]] = []
+    for index, layer in enumerate(network.layers, 1):
+        kind = layer.spec
+        options = layer.options.over(conv.options(kind.family).over(UNSET))
+        out = kind.output(layer.size, options)
+        if conv.skip and kind.recurrent:
+            # Graves 2013, eqs. 1-2: the run's input feeds every layer of the run.
+            if run_input is None:
+                run_input, run_outputs, first = width, sp.Integer(0), width
+            else:
+                first = width + run_input
+            rest = out + run_input
+            run_outputs += layer.repeat * out
+        else:
+            if run_input is not None:
+                # Graves 2013, eq. 3: every layer of the run feeds the layer after it.
+                width, run_input = run_outputs, None
+            first, rest = width, out
+        copies = [Copies(model.ONE, first, out, kind.params(first, layer.size, options))]
+        if layer.repeat != 1:
+            copies.append(Copies(layer.repeat - 1, rest, out, kind.params(rest, layer.size, options)))
+        if options.tied:
+            _check_tied(layer, first, embeds)
+        if kind.name == "embed":
+            embeds.append((first, layer.size))
+        results.append(LayerResult(index, layer, options, tuple(copies)))
+        width = out
+    return tuple(results)
+
+
+def _check_tied(layer: Layer, width: sp.Expr, embeds: list[tuple[sp.Expr, sp.Expr]]) -> None:
+    # Tying reuses an embedding E (V × d) as the output layer's weight, so that layer must map
+    # d -> V (Press & Wolf 2017, "Using the Output Embedding to Improve Language Models").
+    if any(_equal(width, d) and _equal(layer.size, v) for v, d in embeds):
+        return
+    shapes = ", ".join(f"{sp.sstr(v)}×{sp.sstr(d)}" for v, d in embeds)
+    raise InvalidOptionError(
+        f"'tied' needs an embed of shape {sp.sstr(layer.size)}×{sp.sstr(width)} before it "
+        f"(this layer maps {sp.sstr(width)} -> {sp.sstr(layer.size)})",
+        layer.spans.get("tied", layer.spans.get("kind")),
+        hint=f"the embeds before it are {shapes}",
+    )
+
+
+def closed_form(expr: sp.Expr) -> sp.Expr:
+    """A short closed form of a count: the shortest of expanded, factored and collected forms.
+
+    >>> m, n = sp.symbols("m n", integer=True, positive=True)
+    >>> closed_form(4*m*n + 4*n**2 + 4*n)
+    4*n*(m + n + 1)
+    """
+    if not expr.free_symbols:
+        return expr
+    expanded = sp.expand(expr)
+    forms = [expanded, sp.factor(expanded)]
+    for s in sorted(expanded.free_symbols, key=str):
+        forms.append(sp.collect(expanded, s, func=sp.factor))
+    return min(forms, key=lambda f: (sp.count_ops(f), len(sp.sstr(f))))
+
+
+def short(n: int) -> str:
+    """A count to three significant figures: 21.2M, 4.46M, 164k, 48.
+
+    >>> [short(n) for n in (48, 164106, 999_999, 21_178_402, 6_477_824, 1_500_000_000)]
+    ['48', '164k', '1.00M', '21.2M', '6.48M', '1.50B']
+    """
+    if n < 1000:
+        return str(n)
+    digits = len(str(n))
+    scaled = _round_half_up(n, digits - 3)  # three significant figures, as an integer
+    if len(str(scaled)) > 3:  # 999,999 rounds up to 1,000k: carry into the next digit
+        digits += 1
+        scaled //= 10
+    group = (digits - 1) // 3
+    suffix = " kMBTPE"[group] if group < 7 else f"e{3 * group}"
+    point = digits - 3 * group  # digits before the decimal point: 1, 2 or 3
+    text = str(scaled)
+    return (text[:point] + ("." + text[point:] if point < 3 else "")) + suffix
+
+
+def _round_half_up(n: int, drop: int) -> int:
+    return (n + 5 * 10 ** (drop - 1)) // 10**drop if drop > 0 else n
+
+
+class Result:
+    """The derivation of one spec: per-layer counts, the total, and its closed form.
+
+    >>> r = count("in m -> lstm n")
+    >>> r.total
+    4*m*n + 4*n**2 + 4*n
+    >>> r.formula
+    4*n*(m + n + 1)
+    >>> r.subs(m=205, n=700).total
+    2536800
+    >>> int(count("in 3 -> lstm 2"))
+    48
+    """
+
+    def __init__(self, spec: str, network: Network, conv: Convention) -> None:
+        self.spec = spec
+        self.network = network
+        self.convention = conv
+        self.layers: tuple[LayerResult, ...] = derive_layers(network, conv)
+
+    @functools.cached_property
+    def total(self) -> sp.Expr:
+        """The total count, expanded: an exact SymPy Integer when no symbol is left."""
+        return sp.expand(sp.Add(*(layer.params for layer in self.layers)))
+
+    @functools.cached_property
+    def formula(self) -> sp.Expr:
+        """The total as a short closed form (collected, or factored where that is shorter)."""
+        return closed_form(self.total)
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        """The symbols still free, sorted by name."""
+        return self.network.symbols
+
+    @property
+    def short(self) -> str | None:
+        """The total to three significant figures (``21.2M``), or ``None`` while symbolic."""
+        return short(int(self.total)) if self.total.is_Integer else None
+
+    def subs(self, **sizes: int | sp.Expr) -> Result:
+        """The same derivation with symbols bound to sizes (positive integers or expressions).
+
+        Raises :class:`~derive.errors.UnknownNameError` for a name the spec does not use.
+        """
+        known = {s.name: s for s in self.symbols}
+        bindings: dict[sp.Symbol, sp.Expr] = {}
+        for name, value in sizes.items():
+            if name not in known:
+                have = ", ".join(known) or "none"
+                raise UnknownNameError(
+                    f"the spec has no symbol '{name}'{did_you_mean(name, known)}", hint=f"its symbols: {have}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | sp.Expr):
+                raise TypeError(f"{name} must be an int or a SymPy expression, not {type(value).__name__}")
+            bindings[known[name]] = sp.Integer(value) if isinstance(value, int) else value
+        try:
+            return Result(self.spec, self.network.subs(bindings), self.convention)
+        except DeriveError as error:
+            raise error.with_source(self.spec) from None
+
+    def __int__(self) -> int:
+        if not self.total.is_Integer:
+            names = ", ".join(s.name for s in self.symbols)
+            raise UnboundSymbolError(
+                f"the count still has free symbols ({names})",
+                hint="bind them with .subs(name=value) or --set name=value",
+            )
+        return int(self.total)
+
+    def __index__(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<Result {self.spec!r} using {self.convention.name}: {sp.sstr(self.formula)}>"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form of the result (see ``docs/cli.md``)."""
+        from .render import as_dict
+
+        return as_dict(self)
+
+    def text(self) -> str:
+        """The per-layer table, the closed form and the total, as the CLI prints them."""
+        from .render import text
+
+        return text(self)
+
+    def latex(self) -> str:
+        """The derivation as an amsmath ``align*`` block."""
+        from .render import latex
+
+        return latex(self)
+
+
+def count(spec: str | Network, convention: str | None = None) -> Result:
+    """Parse ``spec`` (unless it is already a :class:`~derive.model.Network`) and count it.
+
+    ``convention`` names a convention (default: the spec's ``using``, else ``keras``). Giving
+    one that contradicts the spec's ``using`` is an error.
+
+    >>> count("in 39 -> lstm 1024 x3 -> dense 34").total
+    21178402
+    >>> count("in 205 -> lstm 700 x5 -> dense 205", "graves2013").total
+    21252205
+    """
+    from .parse import parse
+
+    if isinstance(spec, Network):
+        network, text = spec, spec.dsl()
+    else:
+        network, text = parse(spec), spec
+    try:
+        return Result(text, network, _choose(network, convention))
+    except DeriveError as error:
+        raise error.with_source(text) from None
+
+
+def _choose(network: Network, name: str | None) -> Convention:
+    written = network.convention
+    if name is None or written is None:
+        return convention(written if name is None else name)
+    wanted, used = convention(name), convention(written)
+    if wanted is not used:
+        raise InvalidOptionError(
+            f"the spec says 'using {written}' but the convention {name} was asked for",
+            network.spans.get("using"),
+            hint="drop one of the two",
+        )
+    return used

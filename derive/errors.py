@@ -1,0 +1,131 @@
+"""Errors: one root, :class:`DeriveError`, and a subclass for each kind of mistake.
+
+Every error that a user can cause carries the place in the spec where it applies (a
+:class:`Span`) and renders itself with the source line and a caret under the fault, what was
+expected, and the closest valid name. Stages raise errors with a span only; the public entry
+points attach the source text, so rendering happens once, at the boundary.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the source text: character offsets and 1-based line and column."""
+
+    start: int
+    end: int
+    line: int
+    column: int
+
+
+def span_at(text: str, start: int, end: int | None = None) -> Span:
+    """The span from offset ``start`` to ``end`` (default: one character) in ``text``."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(start, start + 1 if end is None else end, line, column)
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The valid name closest to ``name``, if one is close enough to suggest."""
+    found = difflib.get_close_matches(name.lower(), list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` — did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    best = closest(name, choices)
+    return f" — did you mean '{best}'?" if best else ""
+
+
+class DeriveError(Exception):
+    """The root of every error derive raises on bad input.
+
+    ``message`` says what is wrong, ``span`` where (if anywhere), ``hint`` what would be valid.
+    ``str(error)`` renders all three, with the source line and a caret once the source is known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        *,
+        hint: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+        self.source = source
+
+    @property
+    def line(self) -> int | None:
+        """1-based line of the fault in the spec, if it has a place."""
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        """1-based column of the fault in the spec, if it has a place."""
+        return self.span.column if self.span else None
+
+    def with_source(self, source: str) -> DeriveError:
+        """Attach the spec's text (once) so that the error can show the faulty line."""
+        if self.source is None:
+            self.source = source
+        return self
+
+    def render(self, *, line_offset: int = 0) -> str:
+        """The message, the place, the source line with a caret, and the hint.
+
+        ``line_offset`` shifts the reported line number, for specs read from a file one per line.
+        """
+        out = [f"error: {self.message}"]
+        if self.span is not None:
+            number = self.span.line + line_offset
+            out.append(f"  --> line {number}, column {self.span.column}")
+            if self.source is not None:
+                out.extend(_caret(self.source, self.span, number))
+        if self.hint:
+            out.append(f"  = {self.hint}")
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _caret(source: str, span: Span, number: int) -> list[str]:
+    lines = source.split("\n")
+    text = lines[span.line - 1] if span.line <= len(lines) else ""
+    line_end = span.start - span.column + 1 + len(text)
+    width = max(1, min(span.end, line_end) - span.start)
+    gutter = " " * len(str(number))
+    return [
+        f"{gutter} |",
+        f"{number} | {text}",
+        f"{gutter} | {' ' * (span.column - 1)}{'^' * width}",
+    ]
+
+
+class SpecSyntaxError(DeriveError, ValueError):
+    """The text is not a spec: a token out of place, a missing size, a stray character."""
+
+
+class UnknownNameError(DeriveError, ValueError):
+    """A name that derive does not know: a layer kind, an option, a convention, a symbol."""
+
+
+class InvalidSizeError(DeriveError, ValueError):
+    """A size, repeat count or option value that is not a positive integer."""
+
+
+class InvalidOptionError(DeriveError, ValueError):
+    """An option that does not apply to its layer, has a bad value, or cannot hold (``tied``)."""
+
+
+class UnboundSymbolError(DeriveError, TypeError):
+    """A number was asked for while symbols are still free (bind them with ``subs``/``--set``)."""

@@ -1,0 +1,146 @@
+"""CLI: ``derive SPEC`` and friends, a thin layer over :func:`derive.count`.
+
+Exit status: 0 on success, 2 for a usage or DSL error (the message goes to standard error with
+the line, column and a caret), 1 for anything else, which is a bug in derive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from . import __version__
+from .conventions import CONVENTIONS
+from .derivation import Result, count
+from .errors import DeriveError
+
+EPILOG = """\
+examples:
+  derive "in 205 -> lstm 700 x5 -> dense 205"
+  derive "in 205 -> lstm 700 x5 -> dense 205" --convention graves2013
+  derive "in m -> lstm n" --set m=205 --set n=700
+  derive "in 39 -> bilstm 512 x2 -> dense 34 using pytorch" --json
+  derive - < specs.txt        (one spec per line)
+
+conventions: """ + ", ".join(CONVENTIONS)
+
+_BINDING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9](?:_?[0-9])*)\s*\Z")
+
+
+def _binding(text: str) -> tuple[str, int]:
+    match = _BINDING.match(text)
+    if not match or int(match[2]) < 1:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a positive whole number, not '{text}'")
+    return match[1], int(match[2])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``derive``."""
+    parser = argparse.ArgumentParser(
+        prog="derive",
+        description="Exact parameter counts of neural networks, as numbers and as formulas.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC",
+        help='a network, e.g. "in 205 -> lstm 700 x5"; - reads one per line from standard input',
+    )
+    parser.add_argument(
+        "-c", "--convention", metavar="NAME", help="how to count (default: keras); one of " + ", ".join(CONVENTIONS)
+    )
+    parser.add_argument(
+        "-s",
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        type=_binding,
+        default=[],
+        help="bind a symbol to a size (repeatable)",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON object (one per line with -)")
+    output.add_argument("--latex", action="store_true", help="print the derivation as an amsmath align* block")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
+    return parser
+
+
+def _derive(spec: str, args: argparse.Namespace, strict: bool) -> Result:
+    result = count(spec, args.convention)
+    names = {s.name for s in result.symbols}
+    bindings = {name: value for name, value in args.set if strict or name in names}
+    return result.subs(**bindings) if bindings else result
+
+
+def _show(result: Result, args: argparse.Namespace) -> str:
+    if args.json:
+        return json.dumps(result.as_dict(), ensure_ascii=False)
+    if args.latex:
+        return result.latex()
+    return result.text()
+
+
+def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool) -> int:
+    status = 0
+    first = True
+    for number, spec in specs:
+        try:
+            shown = _show(_derive(spec, args, strict=not batch), args)
+        except DeriveError as error:
+            err.write(error.render(line_offset=number - 1) + "\n")
+            status = 2
+            continue
+        if not first and not args.json:
+            out.write("\n")
+        out.write(shown + "\n")
+        first = False
+    return status
+
+
+def _lines(stream: TextIO) -> Iterable[tuple[int, str]]:
+    for number, line in enumerate(stream, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield number, line.rstrip("\n")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run ``derive`` with ``argv``; return the exit status."""
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.spec is None and stdin.isatty():
+            parser.print_usage(stderr)
+            stderr.write("derive: error: give a SPEC, or - to read specs from standard input\n")
+            return 2
+        if args.spec in (None, "-"):
+            return _run(_lines(stdin), args, stdout, stderr, batch=True)
+        return _run([(1, args.spec)], args, stdout, stderr, batch=False)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug: say so briefly, the traceback only on request
+        if args.debug:
+            raise
+        stderr.write(
+            f"derive: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in derive; please report it with the command you ran (--debug shows the traceback).\n"
+        )
+        return 1
+
+
+def run() -> None:
+    """The console script's entry point."""
+    sys.exit(main())

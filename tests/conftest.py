@@ -1,0 +1,75 @@
+"""Shared helpers: run the CLI in-process, and read console transcripts.
+
+A transcript is the form used by golden files (``tests/golden/*.txt``) and by the examples in
+the docs (```console blocks): a line ``$ derive ARGS [< FILE]`` followed by what the command
+prints (standard output, then standard error).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from derive.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    status: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    @property
+    def lines(self) -> list[Any]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+
+def run_cli(*argv: str, stdin: str = "") -> Run:
+    """Run ``derive ARGV`` in this process with ``stdin`` as standard input."""
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Session:
+    command: str
+    expected: str
+    where: str
+
+    def run(self, base: Path) -> Run:
+        words = shlex.split(self.command)
+        assert words[0] == "derive", f"{self.where}: only derive commands are run: {self.command}"
+        stdin = ""
+        if "<" in words:
+            at = words.index("<")
+            stdin = (base / words[at + 1]).read_text()
+            words = words[:at] + words[at + 2 :]
+        return run_cli(*words[1:], stdin=stdin)
+
+
+def sessions(text: str, where: str) -> list[Session]:
+    """The ``$ derive ...`` commands in ``text`` with the output written under each."""
+    found: list[Session] = []
+    for match in re.finditer(r"^\$ (.*)\n((?:(?!\$ ).*\n)*)", text, re.M):
+        found.append(Session(match[1], match[2].rstrip("\n"), f"{where}: $ {match[1]}"))
+    return found
+
+
+def console_blocks(markdown: str, where: str) -> list[Session]:
+    """The sessions in the ```console blocks of a Markdown file."""
+    found: list[Session] = []
+    for block in re.findall(r"^```console\n(.*?)^```", markdown, re.M | re.S):
+        found.extend(sessions(block, where))
+    return found

@@ -1,0 +1,191 @@
+"""The command line: output, JSON schema, batch mode, bindings, exit status, error texts."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import derive.cli
+from conftest import ROOT, run_cli, sessions
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def golden_sessions(name: str) -> list:
+    path = GOLDEN / name
+    return sessions(path.read_text(encoding="utf-8"), path.name)
+
+
+@pytest.mark.parametrize("session", golden_sessions("errors.txt"), ids=lambda s: s.command)
+def test_error_messages(session) -> None:
+    run = session.run(GOLDEN)
+    assert run.status == 2
+    assert run.out == ""
+    assert "Traceback" not in run.err
+    assert run.err.rstrip("\n") == session.expected
+
+
+@pytest.mark.parametrize("session", golden_sessions("output.txt"), ids=lambda s: s.command)
+def test_output(session) -> None:
+    run = session.run(GOLDEN)
+    assert run.status == 0, run.err
+    assert (run.out + run.err).rstrip("\n") == session.expected
+
+
+def test_every_error_has_line_column_and_caret() -> None:
+    for session in golden_sessions("errors.txt"):
+        err = session.run(GOLDEN).err
+        assert err.startswith("error: ")
+        if "--> line" in err:
+            assert "^" in err, session.command
+
+
+def test_json_schema() -> None:
+    data = run_cli("in 39 -> lstm 1024 x3 -> dense 34", "--json").json
+    assert set(data) >= {"spec", "convention", "total", "short", "formula", "latex", "symbols", "layers"}
+    assert data["spec"] == "in 39 -> lstm 1024 x3 -> dense 34"
+    assert data["convention"] == "keras"
+    assert data["total"] == 21_178_402
+    assert data["short"] == "21.2M"
+    assert data["formula"] == "21178402"
+    assert data["symbols"] == []
+    lstm, dense = data["layers"]
+    assert set(lstm) >= {"kind", "in", "out", "repeat", "params", "formula", "latex"}
+    assert (lstm["kind"], lstm["in"], lstm["out"], lstm["repeat"]) == ("lstm", "39", "1024", "3")
+    # 4·1024·(39 + 1024 + 1) + 2 · 4·1024·(1024 + 1024 + 1)
+    assert lstm["params"] == 4 * 1024 * 1064 + 2 * 4 * 1024 * 2049
+    assert dense["params"] == 1024 * 34 + 34
+    assert isinstance(lstm["params"], int)
+
+
+def test_json_symbolic_values_are_strings() -> None:
+    data = run_cli("in m -> lstm n", "--json").json
+    assert data["total"] == "4*m*n + 4*n**2 + 4*n"
+    assert data["short"] is None
+    assert data["layers"][0]["params"] == "4*m*n + 4*n**2 + 4*n"
+
+
+def test_set_binds_symbols() -> None:
+    run = run_cli("in m -> lstm n", "--set", "m=205", "--set", "n=700", "--json")
+    assert run.json["total"] == 4 * 700 * (205 + 700 + 1)
+    assert run.json["symbols"] == []
+    partly = run_cli("in m -> lstm n", "-s", "n=700", "--json").json
+    assert partly["symbols"] == ["m"]
+    assert partly["total"] == "2800*m + 1962800"
+
+
+@pytest.mark.parametrize("binding", ["n", "n=", "n=0", "n=-3", "n=7.5", "1n=3", "n=abc"])
+def test_bad_binding_is_a_usage_error(binding: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        derive.cli.main(["in m -> lstm n", "--set", binding])
+    assert exit.value.code == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_batch_from_standard_input() -> None:
+    text = "in 3 -> lstm 2\n\n# a comment\nin 3 -> lstmm 2\nin 10 -> dense 5\n"
+    run = run_cli("-", "--json", stdin=text)
+    assert run.status == 2
+    assert [line["total"] for line in run.lines] == [48, 55]
+    assert "line 4, column 9" in run.err
+    assert "did you mean 'lstm'?" in run.err
+
+
+def test_batch_without_argument_reads_standard_input() -> None:
+    run = run_cli(stdin="in 3 -> lstm 2\nin 10 -> dense 5\n")
+    assert run.status == 0
+    assert run.out.count("total: ") == 2
+
+
+def test_batch_set_applies_where_the_symbol_is_used() -> None:
+    run = run_cli("-", "--json", "--set", "n=2", stdin="in 3 -> lstm n\nin 10 -> dense 5\n")
+    assert run.status == 0, run.err
+    assert [line["total"] for line in run.lines] == [48, 55]
+
+
+def test_latex_output() -> None:
+    run = run_cli("in 205 -> lstm 700 x5 -> dense 205", "--latex")
+    assert run.out.startswith("\\begin{align*}")
+    assert "18\\,371\\,705" in run.out
+    assert run.out.rstrip().endswith("\\end{align*}")
+
+
+def test_version_matches_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        derive.cli.main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.strip() == f"derive {importlib.metadata.version('derive')}"
+
+
+def test_help_names_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        derive.cli.main(["--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--convention", "--set", "--json", "--latex", "--version", "graves2013"):
+        assert flag in out
+
+
+def test_an_internal_error_exits_1_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(derive.cli, "count", broken)
+    run = run_cli("in 3 -> lstm 2")
+    assert run.status == 1
+    assert "bug" in run.err
+    assert "boom" in run.err
+    assert "Traceback" not in run.err
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def test_python_m_derive_from_another_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "in 205 -> lstm 700 x5 -> dense 205"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "total: 18,371,705 (18.4M)" in done.stdout
+
+
+def test_console_script_from_another_directory(tmp_path: Path) -> None:
+    script = shutil.which("derive", path=str(Path(sys.executable).parent))
+    assert script, "the derive console script is not installed next to this Python"
+    done = subprocess.run(
+        [script, "in 205 -> lstm 700 x5 -> dense 205", "--convention", "graves2013"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "total: 21,252,205 (21.3M)" in done.stdout
+    bad = subprocess.run(
+        [script, "in 205 -> lstmm 7"], cwd=tmp_path, capture_output=True, text=True, env=_env(), check=False
+    )
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert "^^^^^" in bad.stderr
+
+
+def test_grammar_ships_with_the_package() -> None:
+    from importlib import resources
+
+    text = resources.files("derive.grammar").joinpath("derive.lark").read_text(encoding="utf-8")
+    assert text == (ROOT / "grammar" / "derive.lark").read_text(encoding="utf-8")

@@ -1,0 +1,123 @@
+"""Every published count in tests/published.tsv (copied from the project's corpus, with its
+sources) and every figure of SPEC §3, derived through the CLI's --json output.
+
+The expected numbers come from the corpus file and from the papers' and answers' arithmetic,
+never from derive.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from conftest import run_cli
+
+CORPUS = Path(__file__).with_name("published.tsv")
+
+
+def corpus_rows() -> list[tuple[str, str, int, str, str]]:
+    rows = []
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            spec, convention, exact, stated, source = line.split("\t")
+            rows.append((spec, convention, int(exact), stated, source))
+    return rows
+
+
+_SCALE = {"": 1, "k": 10**3, "M": 10**6, "B": 10**9}
+
+
+def holds(exact: int, stated: str) -> bool:
+    """Whether ``exact`` rounds to a figure printed as ``stated`` ("about 21M", "164,106")."""
+    match = re.fullmatch(r"(?:about |~)?([0-9][0-9,]*(?:\.[0-9]+)?)([kMB]?)", stated.strip())
+    assert match, f"cannot read the stated figure {stated!r}"
+    figure = Decimal(match[1].replace(",", ""))
+    quantum = Decimal(1).scaleb(figure.as_tuple().exponent)  # the precision printed
+    scaled = (Decimal(exact) / _SCALE[match[2]]).quantize(quantum, rounding=ROUND_HALF_UP)
+    return scaled == figure
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(corpus_rows()) >= 14
+
+
+@pytest.mark.parametrize(("spec", "convention", "exact", "stated", "source"), corpus_rows())
+def test_published_count(spec: str, convention: str, exact: int, stated: str, source: str) -> None:
+    run = run_cli(spec, "--convention", convention, "--json")
+    assert run.status == 0, run.err
+    assert run.json["total"] == exact, source
+    assert run.json["convention"] == convention
+    assert holds(exact, stated), f"{exact} does not round to the stated {stated!r} ({source})"
+
+
+@pytest.mark.parametrize(
+    ("exact", "stated", "expected"),
+    [
+        (21_252_205, "21M", True),
+        (21_252_205, "about 21M", True),
+        (21_178_402, "about 21M", True),
+        (6_477_824, "6.5M", True),
+        (6_477_824, "6.4M", False),
+        (164_106, "164,106", True),
+        (164_106, "164,107", False),
+        (18_956_100, "about 19M", True),
+    ],
+)
+def test_stated_figure_rounding(exact: int, stated: str, expected: bool) -> None:
+    assert holds(exact, stated) is expected
+
+
+# SPEC §3, with the arithmetic of each source written out.
+SEEDS = [
+    ("in 4096 -> lstm 256", "keras", 4 * (4097 * 256 + 256**2)),
+    ("in 3 -> lstm 2", "keras", 4 * (2 * (2 + 3) + 2)),
+    (
+        "in 39 -> lstm 1024 x3 -> dense 34",
+        "keras",
+        4 * 1024 * (39 + 1024 + 1) + 2 * 4 * 1024 * (2048 + 1) + 1024 * 34 + 34,
+    ),
+    # Graves 2013: peepholes (3h) and biases (4h); layers 2-5 see 700 + 205 inputs (skip
+    # connections); the output layer sees all five hidden layers.
+    (
+        "in 205 -> lstm 700 x5 -> dense 205",
+        "graves2013",
+        (4 * 700 * (205 + 700) + 7 * 700) + 4 * (4 * 700 * (905 + 700) + 7 * 700) + 5 * 700 * 205 + 205,
+    ),
+    # The answer's 4 n_i (n_{i-1} + n_i) over all six layers.
+    ("in 205 -> lstm 700 x5 -> lstm 205", "plain", 4 * 700 * (205 + 700) + 4 * 4 * 700 * 1400 + 4 * 205 * (700 + 205)),
+    # Sak et al. 2014: nc=1024, nr=np=256, peepholes, no biases.
+    (
+        "in 39 -> lstm 1024 (proj=256) x2 -> lstm 1024 (proj=256, nproj=256) -> dense 34",
+        "sak2014",
+        (4 * 1024 * (39 + 256) + 3 * 1024 + 256 * 1024)
+        + (4 * 1024 * (256 + 256) + 3 * 1024 + 256 * 1024)
+        + (4 * 1024 * (256 + 256) + 3 * 1024 + 256 * 1024 + 256 * 1024)
+        + (256 + 256) * 34,
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "convention", "expected"), SEEDS)
+def test_seed_figures(spec: str, convention: str, expected: int) -> None:
+    run = run_cli(spec, "--convention", convention, "--json")
+    assert run.status == 0, run.err
+    assert run.json["total"] == expected
+
+
+def test_seed_closed_form() -> None:
+    m, n = sp.symbols("m n", integer=True, positive=True)
+    run = run_cli("in m -> lstm n", "--json")
+    data = run.json
+    assert data["symbols"] == ["m", "n"]
+    assert sp.expand(sp.sympify(data["total"], locals={"m": m, "n": n}) - 4 * (n * m + n**2 + n)) == 0
+    assert data["formula"] == "4*n*(m + n + 1)"
+
+
+def test_graves_keras_and_naive_counts_differ_as_documented() -> None:
+    spec = "in 205 -> lstm 700 x5 -> dense 205"
+    assert run_cli(spec, "--json").json["total"] == 18_371_705
+    assert run_cli(spec, "--convention", "graves2013", "--json").json["total"] == 21_252_205

@@ -79,15 +79,19 @@ class LayerResult:
         """The parameters of the layer, all copies together."""
         return sp.Add(*(c.params for c in self.copies))
 
-    @property
+    @functools.cached_property
     def formula(self) -> sp.Expr:
-        """The count of one copy in the symbols i (input width), h (size), r, p (projections)."""
+        """The count of one copy in the symbols i (input width), h (size), r, p (projections).
+
+        Unevaluated, one part per term (weights, biases, peepholes, projections), as
+        :meth:`~derive.kinds.Kind.shown` builds it; print it with ``order="none"``.
+        """
         generic = replace(
             self.options,
             proj=None if self.options.proj is None else PROJ,
             nproj=None if self.options.nproj is None else NPROJ,
         )
-        return self.kind.params(WIDTH, SIZE, generic)
+        return self.kind.shown(WIDTH, SIZE, generic)
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:

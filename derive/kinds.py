@@ -19,10 +19,19 @@ import sympy as sp
 if TYPE_CHECKING:
     from .model import Options
 
-Formula = Callable[[sp.Expr, sp.Expr, "Options"], sp.Expr]
+Formula = Callable[[sp.Expr, sp.Expr, "Options"], "tuple[Term, ...]"]
 Width = Callable[[sp.Expr, "Options"], sp.Expr]
 
 BIAS_VECTORS = {"none": 0, "single": 1, "double": 2}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One part of a layer's count: its name, its parameters, and where it comes from."""
+
+    name: str
+    value: sp.Expr
+    why: str
 
 
 def _bias_vectors(o: Options) -> int:
@@ -37,21 +46,39 @@ def _bias_vectors(o: Options) -> int:
     return vectors
 
 
-def _dense(i: sp.Expr, h: sp.Expr, o: Options) -> sp.Expr:
+def _biases(o: Options, gates: int, h: sp.Expr) -> tuple[Term, ...]:
+    vectors = _bias_vectors(o)
+    if vectors == 0:
+        return ()
+    per = "per gate" if gates > 1 else ""
+    if vectors == 1:
+        why = f"one bias vector {per}".rstrip()
+    elif o.bias == "double":
+        why = f"two bias vectors {per} (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)".replace("  ", " ")
+    else:
+        why = "input and recurrent bias vectors per gate (GRU reset_after=True, as in Keras)"
+    return (Term("biases", vectors * gates * h, why),)
+
+
+def _dense(i: sp.Expr, h: sp.Expr, o: Options) -> tuple[Term, ...]:
     # Keras Dense: kernel (i, h), bias (h,) (keras/src/layers/core/dense.py, Dense.build);
     # torch.nn.Linear: weight (h, i), bias (h,). A tied layer reuses the transpose of an
     # embedding's weight (Press & Wolf 2017; Inan et al. 2017), so only its bias is new.
-    weights = sp.Integer(0) if o.tied else i * h
-    return weights + _bias_vectors(o) * h
+    if o.tied:
+        weights = Term("weights", sp.Integer(0), "tied: the transpose of the embedding's table, counted there")
+    else:
+        weights = Term("weights", i * h, "an i × h weight matrix")
+    bias = (Term("biases", h, "one bias vector"),) if _bias_vectors(o) else ()
+    return (weights, *bias)
 
 
-def _embed(i: sp.Expr, d: sp.Expr, o: Options) -> sp.Expr:
+def _embed(i: sp.Expr, d: sp.Expr, o: Options) -> tuple[Term, ...]:
     # Keras Embedding: embeddings (input_dim, output_dim); torch.nn.Embedding: weight
     # (num_embeddings, embedding_dim). The width before the layer is the vocabulary.
-    return i * d
+    return (Term("table", i * d, "one h-wide vector for each of the i entries of the vocabulary"),)
 
 
-def _recurrent(gates: int) -> Formula:
+def _recurrent(gates: int, cell: str) -> Formula:
     """g·h·(i + r) + biases + peepholes + projections, for a recurrent cell of ``gates`` gates.
 
     Per gate: an input matrix (h × i) and a recurrent matrix (h × r), where r is h, or the
@@ -60,24 +87,33 @@ def _recurrent(gates: int) -> Formula:
     layouts: Keras ``kernel`` (i, g·h) and ``recurrent_kernel`` (r, g·h); PyTorch
     ``weight_ih_l{k}`` (g·h, i) and ``weight_hh_l{k}`` (g·h, r).
     """
+    each = "an h × {w} matrix" if gates == 1 else f"{gates} {cell}, an h × {{w}} matrix each"
 
-    def params(i: sp.Expr, h: sp.Expr, o: Options) -> sp.Expr:
+    def terms(i: sp.Expr, h: sp.Expr, o: Options) -> tuple[Term, ...]:
         r = h if o.proj is None else o.proj
-        count = gates * h * (i + r) + _bias_vectors(o) * gates * h
+        found = [
+            Term("input weights", gates * h * i, "input to " + each.format(w="i")),
+            Term(
+                "recurrent weights",
+                gates * h * r,
+                "previous output to " + each.format(w="r" if o.proj is not None else "h"),
+            ),
+            *_biases(o, gates, h),
+        ]
         if o.peephole:
             # Diagonal peephole weights w_ci, w_cf, w_co: Gers & Schmidhuber 2000;
             # Graves 2013 ("Generating Sequences"), eqs. 7-9; Sak et al. 2014, eqs. 1-3.
-            count += 3 * h
+            found.append(Term("peepholes", 3 * h, "three diagonal peephole vectors (input, forget, output gates)"))
         if o.proj is not None:
             # Recurrent projection W_rm (r × h): Sak et al. 2014, eq. 7;
             # PyTorch ``weight_hr_l{k}`` of shape (proj_size, hidden_size).
-            count += h * o.proj
+            found.append(Term("recurrent projection", h * o.proj, "an r × h projection of the cell output"))
         if o.nproj is not None:
             # Non-recurrent projection W_pm (p × h): Sak et al. 2014, eq. 8.
-            count += h * o.nproj
-        return count
+            found.append(Term("non-recurrent projection", h * o.nproj, "a p × h projection, not fed back"))
+        return tuple(found)
 
-    return params
+    return terms
 
 
 def _same(h: sp.Expr, o: Options) -> sp.Expr:
@@ -111,9 +147,26 @@ class Kind:
         """The kind whose convention defaults apply (``bilstm`` takes ``lstm``'s)."""
         return self.base or self.name
 
+    def terms(self, i: sp.Expr, h: sp.Expr, o: Options) -> tuple[Term, ...]:
+        """The parts of one direction of one copy, on input width ``i`` with size ``h``."""
+        return self.formula(i, h, o)
+
+    def shown(self, i: sp.Expr, h: sp.Expr, o: Options) -> sp.Expr:
+        """The count of one copy as a reader checks it: g·h·(i + r) + biases + peepholes + ...
+
+        An unevaluated sum, one part per term (the weight matrices together); print it with
+        ``order="none"`` to keep the parts in this order.
+        """
+        terms = self.formula(i, h, o)
+        weights = sp.Add(*(t.value for t in terms if t.name.endswith("weights")))
+        parts = [sp.factor(weights), *(t.value for t in terms if not t.name.endswith("weights"))]
+        parts = [part for part in parts if part != 0] or [sp.Integer(0)]
+        one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
+        return sp.Mul(self.directions, one, evaluate=False) if self.directions > 1 else one
+
     def params(self, i: sp.Expr, h: sp.Expr, o: Options) -> sp.Expr:
         """Parameters of one copy of this layer on input width ``i`` with size ``h``."""
-        return self.directions * self.formula(i, h, o)
+        return self.directions * sp.Add(*(term.value for term in self.formula(i, h, o)))
 
     def output(self, h: sp.Expr, o: Options) -> sp.Expr:
         """Output width of one copy of this layer with size ``h``."""
@@ -141,7 +194,7 @@ def _bidirectional(kind: Kind) -> Kind:
 _RNN = Kind(
     name="rnn",
     summary="Elman RNN: h(i + h) + biases",
-    formula=_recurrent(1),
+    formula=_recurrent(1, "cell"),
     width=_same,
     options=frozenset({"bias"}),
     aliases=("simplernn", "elman"),
@@ -151,7 +204,7 @@ _RNN = Kind(
 _GRU = Kind(
     name="gru",
     summary="GRU: 3h(i + h) + biases",
-    formula=_recurrent(3),
+    formula=_recurrent(3, "gates (update, reset, candidate)"),
     width=_same,
     options=frozenset({"bias", "reset_after"}),
     recurrent=True,
@@ -160,7 +213,7 @@ _GRU = Kind(
 _LSTM = Kind(
     name="lstm",
     summary="LSTM: 4h(i + r) + biases + peepholes 3h + projections h·r, h·p",
-    formula=_recurrent(4),
+    formula=_recurrent(4, "gates (input, forget, cell, output)"),
     width=_recurrent_width,
     options=frozenset({"bias", "peephole", "proj", "nproj"}),
     recurrent=True,

@@ -46,7 +46,7 @@ def text(result: Result) -> str:
                 str(layer.index),
                 layer_name(layer),
                 f"{sp.sstr(first.input)} -> {sp.sstr(first.output)}",
-                sp.sstr(layer.formula),
+                sp.sstr(layer.formula, order="none"),
                 number(first.params),
             )
         )
@@ -103,8 +103,8 @@ def _layer_dict(layer: LayerResult) -> dict[str, Any]:
         "out": sp.sstr(layer.output),
         "repeat": sp.sstr(layer.repeat),
         "params": _json_value(sp.expand(layer.params)),
-        "formula": sp.sstr(layer.formula),
-        "latex": sp.latex(layer.formula),
+        "formula": sp.sstr(layer.formula, order="none"),
+        "latex": sp.latex(layer.formula, order="none"),
         "options": options,
         "copies": [
             {

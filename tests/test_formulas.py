@@ -196,3 +196,49 @@ def test_subs_matches_the_numeric_spec() -> None:
 def test_huge_repeat_is_exact() -> None:
     count = int(derive.count("in 10 -> dense 10 x 1000000000000"))
     assert count == 10**12 * 110
+
+
+@pytest.mark.parametrize(
+    ("spec", "convention", "terms"),
+    [
+        (
+            "in 205 -> lstm 700",
+            "graves2013",
+            {
+                "input weights": 4 * 700 * 205,
+                "recurrent weights": 4 * 700 * 700,
+                "biases": 4 * 700,
+                "peepholes": 3 * 700,
+            },
+        ),
+        (
+            "in 39 -> lstm 1024 (proj=256, nproj=128)",
+            "sak2014",
+            {
+                "input weights": 4 * 1024 * 39,
+                "recurrent weights": 4 * 1024 * 256,
+                "peepholes": 3 * 1024,
+                "recurrent projection": 256 * 1024,
+                "non-recurrent projection": 128 * 1024,
+            },
+        ),
+        (
+            "in 10 -> gru 20",
+            "keras",
+            {"input weights": 3 * 20 * 10, "recurrent weights": 3 * 20 * 20, "biases": 6 * 20},
+        ),
+        ("in 10 -> dense 5", "keras", {"weights": 50, "biases": 5}),
+        ("in 100 -> embed 8", "keras", {"table": 800}),
+    ],
+)
+def test_count_is_split_into_named_terms(spec: str, convention: str, terms: dict[str, int]) -> None:
+    layer = derive.count(spec, convention).layers[0]
+    found = layer.kind.terms(layer.input, layer.layer.size, layer.options)
+    assert {t.name: t.value for t in found} == terms
+    assert all(t.why for t in found)
+
+
+def test_shown_formula_keeps_the_terms_apart() -> None:
+    layer = derive.count("in 39 -> lstm 1024 (proj=256) -> dense 34", "sak2014").as_dict()["layers"][0]
+    assert layer["formula"] == "4*h*(i + r) + 3*h + h*r"
+    assert derive.count("in 3 -> bilstm 2", "pytorch").as_dict()["layers"][0]["formula"] == "2*(4*h*(h + i) + 8*h)"

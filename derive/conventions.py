@@ -63,7 +63,7 @@ CONVENTIONS: dict[str, Convention] = {
             defaults={
                 "dense": _SINGLE,
                 "rnn": Options(bias="double"),
-                "gru": Options(bias="double", reset_after=True),
+                "gru": Options(bias="double"),
                 "lstm": Options(bias="double"),
             },
             aliases=("torch",),

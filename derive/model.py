@@ -67,6 +67,17 @@ class Options:
     reset_after: bool | None = None
     tied: bool | None = None
 
+    def __post_init__(self) -> None:
+        # Options built in Python get the checks the parser gives written ones.
+        if self.bias is not None and self.bias not in BIASES:
+            raise InvalidOptionError(f"bias is one of {', '.join(BIASES)}, not {self.bias!r}")
+        for name in ("peephole", "reset_after", "tied"):
+            if getattr(self, name) not in (None, True, False):
+                raise InvalidOptionError(f"{name} is True, False or None, not {getattr(self, name)!r}")
+        for name in ("proj", "nproj"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_size(getattr(self, name), name))
+
     def given(self) -> dict[str, Any]:
         """The options that are set, by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
@@ -76,12 +87,14 @@ class Options:
         return replace(defaults, **self.given())
 
 
+BIASES = ("none", "single", "double")
+
 #: What is left when neither the layer nor the convention sets an option.
 UNSET = Options(bias="none", peephole=False, reset_after=False, tied=False)
 
 #: How each option is written: its allowed words, ``bool`` for a flag, ``"size"`` for a width.
 OPTION_VALUES: dict[str, tuple[str, ...] | type | str] = {
-    "bias": ("none", "single", "double"),
+    "bias": BIASES,
     "peephole": bool,
     "proj": "size",
     "nproj": "size",
@@ -99,6 +112,7 @@ def option(name: str, value: sp.Expr | None, span: Span | None = None) -> tuple[
     Raises :class:`UnknownNameError` for an unknown name and :class:`InvalidOptionError` for a
     value of the wrong form.
     """
+    name = name.lower()
     if name in OPTION_SHORTHANDS:
         if value is not None:
             raise InvalidOptionError(f"'{name}' takes no value", span)
@@ -115,7 +129,7 @@ def option(name: str, value: sp.Expr | None, span: Span | None = None) -> tuple[
         if value is None:
             raise InvalidOptionError(f"'{name}' needs a width, as in {name}=256", span)
         return name, check_size(value, f"{name}", span)
-    word = value.name if isinstance(value, sp.Symbol) else None
+    word = value.name.lower() if isinstance(value, sp.Symbol) else None
     if form is bool:
         if value is None:
             return name, True

@@ -41,6 +41,9 @@ CASES = [
     ("in 10 -> gru 20", "plain", 3 * 20 * 30),
     ("in 10 -> gru 20", "graves2013", 3 * 20 * 30 + 3 * 20),
     ("in 10 -> gru 20 (bias=none)", "keras", 3 * 20 * 30),
+    ("in 10 -> gru 20 (bias=single)", "pytorch", 3 * 20 * 30 + 3 * 20),
+    ("in 10 -> gru 20 (bias=single)", "keras", 3 * 20 * 30 + 6 * 20),  # Keras's reset_after splits the bias
+    ("in 10 -> gru 20 (bias=single, reset_after=false)", "keras", 3 * 20 * 30 + 3 * 20),
     # lstm: 4h(i + h) + biases [+ peepholes 3h]
     ("in 10 -> lstm 20", "keras", 4 * 20 * 30 + 4 * 20),
     ("in 10 -> lstm 20", "tensorflow", 4 * 20 * 30 + 4 * 20),
@@ -79,6 +82,12 @@ CASES = [
     ("in 30/3 -> dense 2*(3-1)", "keras", 10 * 4 + 4),
     ("in 4_096 -> lstm 256", "keras", 4_457_472),
     ("in 10 # inputs\n  -> dense 5 # outputs", "keras", 55),
+    # keywords, kinds, options and conventions ignore letter case
+    (
+        "IN 10 -> LSTM 20 (PEEPHOLE, Bias=Double) X2 USING Torch",
+        "pytorch",
+        (4 * 20 * 30 + 8 * 20 + 3 * 20) + (4 * 20 * 40 + 8 * 20 + 3 * 20),
+    ),
     # tied output layer: only its bias is new (Press & Wolf 2017)
     ("in 100 -> embed 8 -> lstm 8 -> dense 100 (tied)", "keras", 800 + 4 * 8 * 16 + 32 + 100),
     ("in 100 -> embed 8 -> lstm 8 -> dense 100 (tied, nobias)", "keras", 800 + 4 * 8 * 16 + 32),
@@ -242,3 +251,21 @@ def test_shown_formula_keeps_the_terms_apart() -> None:
     layer = derive.count("in 39 -> lstm 1024 (proj=256) -> dense 34", "sak2014").as_dict()["layers"][0]
     assert layer["formula"] == "4*h*(i + r) + 3*h + h*r"
     assert derive.count("in 3 -> bilstm 2", "pytorch").as_dict()["layers"][0]["formula"] == "2*(4*h*(h + i) + 8*h)"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"proj": 0}, "proj must be a positive integer"),
+        ({"nproj": 2.5}, "nproj must be a positive integer"),
+        ({"peephole": "yes"}, "peephole is True, False or None"),
+        ({"bias": "one"}, "bias is one of none, single, double"),
+    ],
+)
+def test_options_built_in_python_are_checked(options: dict[str, object], message: str) -> None:
+    with pytest.raises(derive.DeriveError, match=message):
+        derive.Options(**options)  # type: ignore[arg-type]
+
+
+def test_symbols_keep_their_case() -> None:
+    assert [s.name for s in derive.count("in n -> dense N").symbols] == ["N", "n"]

@@ -16,7 +16,7 @@ The pipeline has one module per stage: :mod:`derive.parse` (text to model),
 """
 
 from .conventions import CONVENTIONS, Convention
-from .derivation import LayerResult, Result, count
+from .derivation import Comparison, LayerResult, Result, compare, count
 from .errors import (
     DeriveError,
     InvalidOptionError,
@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONVENTIONS",
     "KINDS",
+    "Comparison",
     "Convention",
     "DeriveError",
     "InvalidOptionError",
@@ -47,6 +48,7 @@ __all__ = [
     "SpecSyntaxError",
     "UnboundSymbolError",
     "UnknownNameError",
+    "compare",
     "count",
     "parse",
 ]

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from . import __version__
 from .conventions import CONVENTIONS
-from .derivation import Result, count
+from .derivation import Result, compare, count
 from .errors import DeriveError
 
 EPILOG = """\
@@ -24,7 +24,11 @@ examples:
   derive "in 205 -> lstm 700 x5 -> dense 205" --convention graves2013
   derive "in m -> lstm n" --set m=205 --set n=700
   derive "in 39 -> bilstm 512 x2 -> dense 34 using pytorch" --json
+  derive "in 205 -> lstm 700 x5 -> dense 205" --explain
+  derive "in 205 -> lstm 700 x5 -> dense 205" --compare keras,pytorch,graves2013
+  derive "in m -> lstm n" --latex --standalone > count.tex
   derive - < specs.txt        (one spec per line)
+  derive                      (an interactive prompt, on a terminal)
 
 conventions: """ + ", ".join(CONVENTIONS)
 
@@ -67,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON object (one per line with -)")
     output.add_argument("--latex", action="store_true", help="print the derivation as an amsmath align* block")
+    output.add_argument("--markdown", action="store_true", help="print the table and total as GitHub Markdown")
+    parser.add_argument("--standalone", action="store_true", help="with --latex: a complete document")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--explain", action="store_true", help="walk through each layer's count term by term")
+    mode.add_argument(
+        "--compare",
+        nargs="?",
+        const="",
+        metavar="NAMES",
+        help="count under several conventions (comma-separated; default: all) and say why they differ",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     return parser
@@ -79,11 +94,24 @@ def _derive(spec: str, args: argparse.Namespace, strict: bool) -> Result:
     return result.subs(**bindings) if bindings else result
 
 
-def _show(result: Result, args: argparse.Namespace) -> str:
+def _show(spec: str, args: argparse.Namespace, strict: bool) -> str:
+    if args.compare is not None:
+        names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
+        comparison = compare(spec, names)
+        used = {s.name for s in next(iter(comparison.results.values())).symbols}
+        sizes = {name: value for name, value in args.set if strict or name in used}
+        if sizes:
+            comparison = compare(spec, names, sizes)
+        return json.dumps(comparison.as_dict(), ensure_ascii=False) if args.json else comparison.text()
+    result = _derive(spec, args, strict)
+    if args.explain:
+        return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
     if args.json:
         return json.dumps(result.as_dict(), ensure_ascii=False)
     if args.latex:
-        return result.latex()
+        return result.latex(standalone=args.standalone)
+    if args.markdown:
+        return result.markdown()
     return result.text()
 
 
@@ -92,7 +120,7 @@ def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO
     first = True
     for number, spec in specs:
         try:
-            shown = _show(_derive(spec, args, strict=not batch), args)
+            shown = _show(spec, args, strict=not batch)
         except DeriveError as error:
             err.write(error.render(line_offset=number - 1) + "\n")
             status = 2
@@ -121,11 +149,15 @@ def main(
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.standalone and not args.latex:
+        parser.error("--standalone goes with --latex")
+    if (args.explain or args.compare is not None) and (args.latex or args.markdown):
+        parser.error("--explain and --compare print text or --json")
     try:
-        if args.spec is None and stdin.isatty():
-            parser.print_usage(stderr)
-            stderr.write("derive: error: give a SPEC, or - to read specs from standard input\n")
-            return 2
+        if args.spec == "repl" or (args.spec is None and stdin.isatty()):
+            from . import repl
+
+            return repl.run(repl.Session(convention=args.convention), stdout=stdout)
         if args.spec in (None, "-"):
             return _run(_lines(stdin), args, stdout, stderr, batch=True)
         return _run([(1, args.spec)], args, stdout, stderr, batch=False)

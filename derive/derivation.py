@@ -10,13 +10,14 @@ integers throughout; symbolic totals are simplified once, at the end.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy as sp
 
 from . import model
-from .conventions import Convention, convention
+from .conventions import CONVENTIONS, Convention, convention
 from .errors import DeriveError, InvalidOptionError, UnboundSymbolError, UnknownNameError, did_you_mean
 from .kinds import Kind
 from .model import UNSET, Layer, Network, Options
@@ -28,12 +29,17 @@ LEGEND = {"i": "input width", "h": "size", "r": "proj", "p": "nproj"}
 
 @dataclass(frozen=True)
 class Copies:
-    """``count`` copies of a layer that share an input width; each has ``each`` parameters."""
+    """``count`` copies of a layer that share an input width; each has ``each`` parameters.
+
+    ``via`` says where the input width comes from when it is not simply the width before
+    (Graves's skip connections), e.g. ``"700 from the layer before + 205, the run's input"``.
+    """
 
     count: sp.Expr
     input: sp.Expr
     output: sp.Expr
     each: sp.Expr
+    via: str = ""
 
     @property
     def params(self) -> sp.Expr:
@@ -104,27 +110,35 @@ def derive_layers(network: Network, conv: Convention) -> tuple[LayerResult, ...]
     width = network.input
     run_input: sp.Expr | None = None  # input of the current run of recurrent layers (skip)
     run_outputs: sp.Expr = sp.Integer(0)
+    run_parts: list[str] = []  # the run's outputs as written, "700 × 5", for the reader
     embeds: list[tuple[sp.Expr, sp.Expr]] = []
     for index, layer in enumerate(network.layers, 1):
         kind = layer.spec
         options = layer.options.over(conv.options(kind.family).over(UNSET))
         out = kind.output(layer.size, options)
+        first_via = rest_via = ""
         if conv.skip and kind.recurrent:
             # Graves 2013, eqs. 1-2: the run's input feeds every layer of the run.
             if run_input is None:
-                run_input, run_outputs, first = width, sp.Integer(0), width
+                run_input, run_outputs, run_parts, first = width, sp.Integer(0), [], width
             else:
                 first = width + run_input
+                first_via = _skip_via(width, run_input)
             rest = out + run_input
+            rest_via = _skip_via(out, run_input)
             run_outputs += layer.repeat * out
+            run_parts.append(sp.sstr(out) if layer.repeat == 1 else f"{sp.sstr(out)} × {sp.sstr(layer.repeat)}")
         else:
             if run_input is not None:
                 # Graves 2013, eq. 3: every layer of the run feeds the layer after it.
+                first_via = (
+                    f"{' + '.join(run_parts)}, the outputs of every layer of the run before it (skip connections)"
+                )
                 width, run_input = run_outputs, None
             first, rest = width, out
-        copies = [Copies(model.ONE, first, out, kind.params(first, layer.size, options))]
+        copies = [Copies(model.ONE, first, out, kind.params(first, layer.size, options), first_via)]
         if layer.repeat != 1:
-            copies.append(Copies(layer.repeat - 1, rest, out, kind.params(rest, layer.size, options)))
+            copies.append(Copies(layer.repeat - 1, rest, out, kind.params(rest, layer.size, options), rest_via))
         if options.tied:
             _check_tied(layer, first, embeds)
         if kind.name == "embed":
@@ -132,6 +146,10 @@ def derive_layers(network: Network, conv: Convention) -> tuple[LayerResult, ...]
         results.append(LayerResult(index, layer, options, tuple(copies)))
         width = out
     return tuple(results)
+
+
+def _skip_via(before: sp.Expr, run_input: sp.Expr) -> str:
+    return f"{sp.sstr(before)} from the layer before + {sp.sstr(run_input)} from the run's input (skip connection)"
 
 
 def _check_tied(layer: Layer, width: sp.Expr, embeds: list[tuple[sp.Expr, sp.Expr]]) -> None:
@@ -276,11 +294,35 @@ class Result:
 
         return text(self)
 
-    def latex(self) -> str:
-        """The derivation as an amsmath ``align*`` block."""
-        from .render import latex
+    def latex(self, standalone: bool = False) -> str:
+        """The derivation as an amsmath ``align*`` block, or a whole document (``standalone``)."""
+        from . import render
 
-        return latex(self)
+        return render.standalone(self) if standalone else render.latex(self)
+
+    def markdown(self) -> str:
+        """The per-layer table and total as GitHub Markdown."""
+        from .render import markdown
+
+        return markdown(self)
+
+    def explain(self) -> str:
+        """Each layer's count term by term, naming where each term comes from."""
+        from .render import explain
+
+        return explain(self)
+
+    def explain_dict(self) -> dict[str, Any]:
+        """The JSON form of :meth:`explain`: :meth:`as_dict` with each copy's terms."""
+        from .render import explain_dict
+
+        return explain_dict(self)
+
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.markdown()
+
+    def _repr_latex_(self) -> str:  # Jupyter, when Markdown is not shown
+        return "$$" + self.latex().replace("align*", "aligned") + "$$"
 
 
 def count(spec: str | Network, convention: str | None = None) -> Result:
@@ -318,3 +360,136 @@ def _choose(network: Network, name: str | None) -> Convention:
             hint="drop one of the two",
         )
     return used
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one layer's count differs under ``convention`` from the base convention's."""
+
+    convention: str
+    params: sp.Expr
+    causes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerComparison:
+    """One layer under every compared convention: its counts and what makes them differ."""
+
+    index: int
+    name: str
+    params: dict[str, sp.Expr]
+    differences: tuple[Difference, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One spec counted under several conventions, the first of them the base."""
+
+    spec: str
+    results: dict[str, Result]
+
+    @property
+    def totals(self) -> dict[str, sp.Expr]:
+        """Each convention's total."""
+        return {name: r.total for name, r in self.results.items()}
+
+    @property
+    def base(self) -> str:
+        """The convention the others are compared with."""
+        return next(iter(self.results))
+
+    def text(self) -> str:
+        """The totals side by side and each layer's differences, as the CLI prints them."""
+        from .render import compare_text
+
+        return compare_text(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"compare": {convention: total}, "layers": [...]}``."""
+        from .render import compare_dict
+
+        return compare_dict(self)
+
+    @functools.cached_property
+    def layers(self) -> tuple[LayerComparison, ...]:
+        """Per layer, each convention's count and, where it differs from the base, why."""
+        base = self.results[self.base]
+        found = []
+        for n, layer in enumerate(base.layers):
+            others = {name: r.layers[n] for name, r in self.results.items()}
+            differences = tuple(
+                Difference(name, sp.expand(other.params - layer.params), _causes(layer, other))
+                for name, other in others.items()
+                if name != self.base and sp.expand(other.params - layer.params) != 0
+            )
+            found.append(
+                LayerComparison(
+                    layer.index,
+                    f"{layer.kind.name} {sp.sstr(layer.layer.size)}",
+                    {name: sp.expand(other.params) for name, other in others.items()},
+                    differences,
+                )
+            )
+        return tuple(found)
+
+
+def _generic_terms(layer: LayerResult) -> dict[str, Any]:
+    generic = replace(
+        layer.options,
+        proj=None if layer.options.proj is None else PROJ,
+        nproj=None if layer.options.nproj is None else NPROJ,
+    )
+    return {t.name: t for t in layer.kind.terms(WIDTH, SIZE, generic)}
+
+
+def _causes(base: LayerResult, other: LayerResult) -> tuple[str, ...]:
+    """Why ``other`` counts differently from ``base``: the terms that differ, then the widths."""
+    causes = []
+    mine, theirs = _generic_terms(base), _generic_terms(other)
+    per = " per direction" if base.kind.directions > 1 else ""
+    per += " per copy" if base.repeat != 1 else ""
+    for name in [*mine, *(n for n in theirs if n not in mine)]:
+        a = mine[name].value if name in mine else sp.Integer(0)
+        b = theirs[name].value if name in theirs else sp.Integer(0)
+        if sp.expand(a - b) == 0:
+            continue
+        change = sp.expand(b - a)
+        sign = "+" if change.could_extract_minus_sign() is False else ""
+        what = theirs[name].why if name in theirs else f"no {name}"
+        causes.append(f"{name}: {sign}{sp.sstr(change)}{per} — {what}")
+    for mine_copies, their_copies in zip(base.copies, other.copies, strict=True):
+        if sp.expand(mine_copies.input - their_copies.input) != 0:
+            which = "first copy" if mine_copies is base.copies[0] else "other copies"
+            if len(base.copies) == 1:
+                which = "input"
+            via = f": {their_copies.via}" if their_copies.via else ""
+            causes.append(f"{which} {sp.sstr(their_copies.input)} wide instead of {sp.sstr(mine_copies.input)}{via}")
+    return tuple(causes)
+
+
+def compare(
+    spec: str | Network, conventions: Sequence[str] | None = None, sizes: Mapping[str, int] | None = None
+) -> Comparison:
+    """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
+
+    ``sizes`` binds symbols, as :meth:`Result.subs` does.
+
+    A ``using`` clause in the spec is ignored here: comparing is choosing conventions.
+
+    >>> c = compare("in 3 -> lstm 2", ["keras", "pytorch"])
+    >>> c.totals
+    {'keras': 48, 'pytorch': 56}
+    >>> c.layers[0].differences[0].causes
+    ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
+    """
+    from .parse import parse
+
+    network, text = (spec, spec.dsl()) if isinstance(spec, Network) else (parse(spec), spec)
+    network = replace(network, convention=None)
+    names = conventions or list(CONVENTIONS)
+    try:
+        chosen = [convention(name) for name in names]
+        results = {c.name: Result(text, network, c) for c in chosen}
+    except DeriveError as error:
+        raise error.with_source(text) from None
+    return Comparison(text, {name: r.subs(**sizes) if sizes else r for name, r in results.items()})

@@ -6,17 +6,44 @@ Each ```console block holds ``$ derive ...`` commands and their output; ```pycon
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Session, console_blocks
+from conftest import ROOT, Session, console_blocks, run_cli
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def all_sessions() -> list[tuple[Path, Session]]:
     return [(path, s) for path in DOCS for s in console_blocks(path.read_text(encoding="utf-8"), path.name)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _update() -> None:
+    """With DERIVE_UPDATE_GOLDEN=1, rewrite each example's output from derive (then read the diff)."""
+    if os.environ.get("DERIVE_UPDATE_GOLDEN") != "1":
+        return
+
+    def block(match: re.Match[str]) -> str:
+        out = []
+        for command in re.findall(r"^\$ (.*)$", match[1], re.M):
+            words = shlex.split(command)
+            stdin = ""
+            if "<" in words:
+                at = words.index("<")
+                stdin = (path.parent / words[at + 1]).read_text()
+                words = words[:at] + words[at + 2 :]
+            run = run_cli(*words[1:], stdin=stdin)
+            out += [f"$ {command}", (run.out + run.err).rstrip("\n")]
+        return "```console\n" + "\n".join(out) + "\n```"
+
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"^```console\n(.*?)^```", block, text, flags=re.M | re.S), encoding="utf-8")
 
 
 def test_docs_have_examples() -> None:

@@ -1,0 +1,224 @@
+"""Framework oracles: a derive network built as a real PyTorch module and a real Keras 3 model.
+
+The builders translate a network's *written* layers and options into framework calls, and leave
+everything else to the framework's own defaults (``bias=True``, ``use_bias=True``,
+``reset_after=True``): the tests then check that derive's ``pytorch`` and ``keras`` conventions
+agree with those defaults. Output widths are never computed here: torch's come from a forward
+pass on the ``meta`` device, Keras's from its functional API. Counts come from
+``module.parameters()`` (which yields a shared parameter once) and ``model.count_params()``.
+Nothing in this module counts a parameter itself.
+
+What a framework cannot express raises :class:`Unsupported`: peepholes and ``nproj`` anywhere,
+``proj`` and ``tied`` in Keras, ``reset_after=false`` and one bias vector per gate in a torch
+recurrent layer, an embedding anywhere but first (frameworks feed it token ids).
+
+torch and keras are imported inside the functions, so this module imports without them;
+:func:`require` imports them for a test, skipping it when they are missing unless
+``DERIVE_REQUIRE_ORACLES=1`` is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+import pytest
+import sympy as sp
+
+import derive
+from derive import Layer, Network
+
+#: Set to 1 (as CI does) to make a missing framework a test failure instead of a skip.
+REQUIRE_ENV = "DERIVE_REQUIRE_ORACLES"
+
+RECURRENT = {"rnn", "gru", "lstm"}
+
+
+class Unsupported(ValueError):
+    """The network uses something the framework has no way to build."""
+
+
+def require(name: str) -> ModuleType:
+    """Import ``name`` for a test: skip when it is missing, fail if ``DERIVE_REQUIRE_ORACLES=1``."""
+    if name == "keras":
+        # Keras 3 on the torch backend: no TensorFlow needed. Must be set before keras is imported.
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {name} cannot be imported: {error}")
+        pytest.skip(f"{name} cannot be imported ({error}): pip install -e '.[test,oracle]'")
+
+
+def network(spec: str | Network) -> Network:
+    """``spec`` parsed, unless it is already a network."""
+    return spec if isinstance(spec, Network) else derive.parse(spec)
+
+
+def _int(value: sp.Expr, what: str) -> int:
+    if not value.is_Integer:
+        raise Unsupported(f"{what} is symbolic ({sp.sstr(value)}): frameworks need numbers")
+    return int(value)
+
+
+def _family(layer: Layer) -> str:
+    return layer.spec.family
+
+
+def _common_checks(net: Network, framework: str) -> None:
+    for n, layer in enumerate(net.layers):
+        o = layer.options
+        if o.peephole:
+            raise Unsupported(f"{framework} has no peephole LSTM: {layer.dsl()}")
+        if o.nproj is not None:
+            raise Unsupported(f"{framework} has no non-recurrent projection (nproj): {layer.dsl()}")
+        if layer.kind == "embed" and (n != 0 or layer.repeat != 1):
+            raise Unsupported(f"a {framework} embedding takes token ids, so it must be the first layer: {layer.dsl()}")
+
+
+# --- PyTorch -------------------------------------------------------------------------------------
+
+
+def torch_model(spec: str | Network) -> Any:
+    """The network as a ``torch.nn.Module`` on the meta device (no memory for weights).
+
+    ``dense`` is ``nn.Linear``, ``embed`` is ``nn.Embedding``, and a recurrent layer ``xN`` is
+    one ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with ``num_layers=N`` (``bidirectional=True`` for the
+    bi- kinds, ``proj_size`` for ``proj``). A ``tied`` dense layer's weight *is* the weight of
+    the earlier embedding of its shape.
+    """
+    torch = require("torch")
+    net = network(spec)
+    _common_checks(net, "PyTorch")
+    classes = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+
+    class Chain(torch.nn.Module):
+        """The layers in order; a recurrent module's output is the first item of its tuple."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList()
+
+        def forward(self, x: Any) -> Any:
+            for module in self.layers:
+                x = module(x)
+                x = x[0] if isinstance(x, tuple) else x
+            return x
+
+    chain = Chain()
+    with torch.device("meta"):
+        width = _int(net.input, "the input width")
+        # A probe batch of one step, run through each module as it is added: the framework
+        # itself says how wide each output is.
+        ids = net.layers[0].kind == "embed"  # an embedding reads token ids
+        probe = torch.zeros(1, 1, dtype=torch.long) if ids else torch.empty(1, 1, width)
+        for layer in net.layers:
+            size, repeat, o = _int(layer.size, "a size"), _int(layer.repeat, "a repeat count"), layer.options
+            if probe.is_floating_point():
+                width = int(probe.shape[-1])
+            modules: list[Any] = []
+            if layer.kind == "embed":
+                modules.append(torch.nn.Embedding(width, size))
+            elif layer.kind == "dense":
+                for _ in range(repeat):
+                    linear = torch.nn.Linear(width, size, bias=o.bias != "none")
+                    if o.tied:
+                        linear.weight = _tied_weight(chain, torch, linear.weight.shape)
+                    modules.append(linear)
+                    width = size
+            else:
+                family = _family(layer)
+                if o.bias == "single":
+                    raise Unsupported(f"a torch {family} has two bias vectors per gate or none: {layer.dsl()}")
+                if family == "gru" and o.reset_after is False:
+                    raise Unsupported(f"torch.nn.GRU applies the reset gate after W_hn h: {layer.dsl()}")
+                extra = {} if o.proj is None else {"proj_size": _int(o.proj, "proj")}
+                modules.append(
+                    classes[family](
+                        width,
+                        size,
+                        num_layers=repeat,
+                        bias=o.bias != "none",
+                        batch_first=True,
+                        bidirectional=layer.spec.directions == 2,
+                        **extra,
+                    )
+                )
+            for module in modules:
+                chain.layers.append(module)
+                out = module(probe)
+                probe = out[0] if isinstance(out, tuple) else out
+    return chain
+
+
+def _tied_weight(chain: Any, torch: ModuleType, shape: Any) -> Any:
+    # nn.Linear(d, V).weight is V × d, the shape of nn.Embedding(V, d).weight: share the tensor.
+    for module in chain.layers:
+        if isinstance(module, torch.nn.Embedding) and module.weight.shape == shape:
+            return module.weight
+    raise Unsupported(f"no embedding of shape {tuple(shape)} to tie to")
+
+
+def torch_count(spec: str | Network) -> int:
+    """PyTorch's count: ``sum(p.numel() for p in module.parameters())``, shared tensors once."""
+    return sum(p.numel() for p in torch_model(spec).parameters())
+
+
+# --- Keras 3 -------------------------------------------------------------------------------------
+
+
+def keras_model(spec: str | Network) -> Any:
+    """The network as a functional Keras 3 model (on the torch backend).
+
+    ``Dense``, ``Embedding``, ``SimpleRNN``, ``GRU(reset_after=...)``, ``LSTM``, each bi- kind
+    wrapped in ``Bidirectional``; a layer ``xN`` is N layers; ``bias=none`` is ``use_bias=False``.
+    """
+    keras = require("keras")
+    net = network(spec)
+    _common_checks(net, "Keras")
+    classes = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+    width = _int(net.input, "the input width")
+    if net.layers[0].kind == "embed":
+        inputs = keras.Input(shape=(None,), dtype="int32")
+    else:
+        inputs = keras.Input(shape=(None, width))
+    x = inputs
+    for n, layer in enumerate(net.layers):
+        size, repeat, o = _int(layer.size, "a size"), _int(layer.repeat, "a repeat count"), layer.options
+        if o.tied:
+            raise Unsupported(f"Keras layers cannot share one weight between Embedding and Dense: {layer.dsl()}")
+        if o.proj is not None:
+            raise Unsupported(f"Keras's LSTM has no projection (proj): {layer.dsl()}")
+        if layer.kind == "embed":
+            x = keras.layers.Embedding(width, size)(x)
+            continue
+        if layer.kind == "dense":
+            for _ in range(repeat):
+                x = keras.layers.Dense(size, use_bias=o.bias != "none")(x)
+            continue
+        family = _family(layer)
+        kwargs: dict[str, Any] = {"use_bias": o.bias != "none"}
+        if family == "gru":
+            if o.reset_after is not None:
+                kwargs["reset_after"] = o.reset_after
+            if o.bias == "double" and o.reset_after is False:
+                raise Unsupported(f"Keras's GRU has two bias vectors only with reset_after=True: {layer.dsl()}")
+        elif o.bias == "double":
+            raise Unsupported(f"a Keras {family} has one bias vector per gate: {layer.dsl()}")
+        last = n == len(net.layers) - 1
+        for copy in range(repeat):
+            cell = classes[family](size, return_sequences=not (last and copy == repeat - 1), **kwargs)
+            x = (keras.layers.Bidirectional(cell) if layer.spec.directions == 2 else cell)(x)
+    return keras.Model(inputs, x)
+
+
+def keras_count(spec: str | Network) -> int:
+    """Keras's count: ``model.count_params()``."""
+    return int(keras_model(spec).count_params())
+
+
+#: The oracle of each framework's convention in derive.
+ORACLES = {"pytorch": torch_count, "keras": keras_count}

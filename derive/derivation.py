@@ -19,7 +19,7 @@ import sympy as sp
 from . import model
 from .conventions import CONVENTIONS, Convention, convention
 from .errors import DeriveError, InvalidOptionError, UnboundSymbolError, UnknownNameError, did_you_mean
-from .kinds import Kind
+from .kinds import Kind, Term
 from .model import UNSET, Layer, Network, Options
 
 #: The symbols of the per-layer formulas: input width, size, projection widths.
@@ -92,12 +92,22 @@ class LayerResult:
         Unevaluated, one part per term (weights, biases, peepholes, projections), as
         :meth:`~derive.kinds.Kind.shown` builds it; print it with ``order="none"``.
         """
-        generic = replace(
-            self.options,
-            proj=None if self.options.proj is None else PROJ,
-            nproj=None if self.options.nproj is None else NPROJ,
-        )
-        return self.kind.shown(WIDTH, SIZE, generic)
+        return _shown(self.kind, _generic_options(self.options))
+
+
+def _generic_options(options: Options) -> Options:
+    """``options`` with the projection widths replaced by the symbols r and p."""
+    return replace(
+        options,
+        proj=None if options.proj is None else PROJ,
+        nproj=None if options.nproj is None else NPROJ,
+    )
+
+
+@functools.cache
+def _shown(kind: Kind, generic: Options) -> sp.Expr:
+    # The same few formulas recur across a long chain; factoring each once keeps it linear.
+    return kind.shown(WIDTH, SIZE, generic)
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:
@@ -433,19 +443,15 @@ class Comparison:
         return tuple(found)
 
 
-def _generic_terms(layer: LayerResult) -> dict[str, Any]:
-    generic = replace(
-        layer.options,
-        proj=None if layer.options.proj is None else PROJ,
-        nproj=None if layer.options.nproj is None else NPROJ,
-    )
-    return {t.name: t for t in layer.kind.terms(WIDTH, SIZE, generic)}
+def generic_terms(layer: LayerResult) -> dict[str, Term]:
+    """The terms of one copy of ``layer`` in the symbols i, h, r, p, by name."""
+    return {t.name: t for t in layer.kind.terms(WIDTH, SIZE, _generic_options(layer.options))}
 
 
 def _causes(base: LayerResult, other: LayerResult) -> tuple[str, ...]:
     """Why ``other`` counts differently from ``base``: the terms that differ, then the widths."""
     causes = []
-    mine, theirs = _generic_terms(base), _generic_terms(other)
+    mine, theirs = generic_terms(base), generic_terms(other)
     per = " per direction" if base.kind.directions > 1 else ""
     per += " per copy" if base.repeat != 1 else ""
     for name in [*mine, *(n for n in theirs if n not in mine)]:

@@ -6,16 +6,14 @@ LaTeX); this module only lays the pieces out.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .derivation import LEGEND, NPROJ, PROJ, SIZE, WIDTH, closed_form
+from .derivation import LEGEND, closed_form, generic_terms
 
 if TYPE_CHECKING:
     from .derivation import Comparison, Copies, LayerResult, Result
-    from .model import Options
 
 
 def number(value: sp.Expr) -> str:
@@ -283,7 +281,7 @@ def explain(result: Result) -> str:
             via = f" = {copies.via}" if copies.via else ""
             lines.append(f"   {label}: input {sp.sstr(copies.input)}{via}; size {sp.sstr(layer.layer.size)}")
             terms = kind.terms(copies.input, layer.layer.size, layer.options)
-            generic = {t.name: t for t in kind.terms(*_generic(layer))}
+            generic = generic_terms(layer)
             rows = [(t.name, sp.sstr(generic[t.name].value), number(t.value), t.why) for t in terms]
             widths = [max(len(r[c]) for r in rows) for c in range(3)]
             for name, formula, value, why in rows:
@@ -308,15 +306,6 @@ def _option_text(value: object) -> str:
     if value is True:
         return "true"
     return sp.sstr(value) if isinstance(value, sp.Expr) else str(value)
-
-
-def _generic(layer: LayerResult) -> tuple[sp.Expr, sp.Expr, Options]:
-    generic = replace(
-        layer.options,
-        proj=None if layer.options.proj is None else PROJ,
-        nproj=None if layer.options.nproj is None else NPROJ,
-    )
-    return WIDTH, SIZE, generic
 
 
 def compare_text(comparison: Comparison) -> str:
@@ -377,7 +366,7 @@ def explain_dict(result: Result) -> dict[str, Any]:
     """The JSON form of ``--explain``: the result, with each copy's terms."""
     data = as_dict(result)
     for layer, entry in zip(result.layers, data["layers"], strict=True):
-        generic = {t.name: t for t in layer.kind.terms(*_generic(layer))}
+        generic = generic_terms(layer)
         for copies, copies_entry in zip(layer.copies, entry["copies"], strict=True):
             copies_entry["via"] = copies.via
             copies_entry["terms"] = [

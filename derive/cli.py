@@ -15,7 +15,7 @@ from typing import TextIO
 
 from . import __version__
 from .conventions import CONVENTIONS
-from .derivation import Result, compare, count
+from .derivation import compare, count
 from .errors import DeriveError
 
 EPILOG = """\
@@ -87,23 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _derive(spec: str, args: argparse.Namespace, strict: bool) -> Result:
-    result = count(spec, args.convention)
-    names = {s.name for s in result.symbols}
-    bindings = {name: value for name, value in args.set if strict or name in names}
-    return result.subs(**bindings) if bindings else result
+def _sizes(args: argparse.Namespace, symbols: Iterable[str], strict: bool, used: set[str]) -> dict[str, int]:
+    """The --set bindings for a spec with ``symbols``: all of them for one spec (so that a
+    name the spec lacks is an error), only the ones it uses in a batch."""
+    names = set(symbols)
+    sizes = {name: value for name, value in args.set if strict or name in names}
+    used.update(sizes)
+    return sizes
 
 
-def _show(spec: str, args: argparse.Namespace, strict: bool) -> str:
+def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> str:
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
         comparison = compare(spec, names)
-        used = {s.name for s in next(iter(comparison.results.values())).symbols}
-        sizes = {name: value for name, value in args.set if strict or name in used}
+        symbols = [s.name for s in next(iter(comparison.results.values())).symbols]
+        sizes = _sizes(args, symbols, strict, used)
         if sizes:
             comparison = compare(spec, names, sizes)
         return json.dumps(comparison.as_dict(), ensure_ascii=False) if args.json else comparison.text()
-    result = _derive(spec, args, strict)
+    result = count(spec, args.convention)
+    sizes = _sizes(args, (s.name for s in result.symbols), strict, used)
+    result = result.subs(**sizes) if sizes else result
     if args.explain:
         return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
     if args.json:
@@ -116,19 +120,40 @@ def _show(spec: str, args: argparse.Namespace, strict: bool) -> str:
 
 
 def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool) -> int:
+    """Answer each spec: a result on standard output, or an error on standard error (and, in a
+    batch with --json, an error object on standard output, so that every line has its answer)."""
     status = 0
     first = True
+    used: set[str] = set()
+    seen = False
     for number, spec in specs:
+        seen = True
         try:
-            shown = _show(spec, args, strict=not batch)
+            shown = _show(spec, args, strict=not batch, used=used)
         except DeriveError as error:
             err.write(error.render(line_offset=number - 1) + "\n")
             status = 2
-            continue
+            if not (batch and args.json):
+                continue
+            place = (
+                {"line": number, "column": None}
+                if error.span is None
+                else {
+                    "line": error.span.line + number - 1,
+                    "column": error.span.column,
+                }
+            )
+            shown = json.dumps({"spec": spec, "error": {"message": error.message, **place}}, ensure_ascii=False)
         if not first and not args.json:
             out.write("\n")
         out.write(shown + "\n")
         first = False
+    unused = [name for name, _ in args.set if name not in used]
+    if batch and seen and unused and status == 0:  # a failed line may have been the one to use it
+        err.write(
+            f"error: --set {', '.join(unused)}: no spec uses {'this symbol' if len(unused) == 1 else 'these symbols'}\n"
+        )
+        status = 2
     return status
 
 
@@ -148,11 +173,14 @@ def main(
     """Run ``derive`` with ``argv``; return the exit status."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.standalone and not args.latex:
-        parser.error("--standalone goes with --latex")
-    if (args.explain or args.compare is not None) and (args.latex or args.markdown):
-        parser.error("--explain and --compare print text or --json")
+    try:  # argparse exits for --help, --version and usage errors: return its status instead
+        args = parser.parse_args(argv)
+        if args.standalone and not args.latex:
+            parser.error("--standalone goes with --latex")
+        if (args.explain or args.compare is not None) and (args.latex or args.markdown):
+            parser.error("--explain and --compare print text or --json")
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 2
     try:
         if args.spec == "repl" or (args.spec is None and stdin.isatty()):
             from . import repl

@@ -98,16 +98,25 @@ class DeriveError(Exception):
         return self.render()
 
 
+_WINDOW = 60  # characters of a long line shown on each side of the fault
+
+
 def _caret(source: str, span: Span, number: int) -> list[str]:
     lines = source.split("\n")
     text = lines[span.line - 1] if span.line <= len(lines) else ""
     line_end = span.start - span.column + 1 + len(text)
-    width = max(1, min(span.end, line_end) - span.start)
+    width = max(1, min(span.end, line_end, span.start + _WINDOW) - span.start)
+    column = span.column - 1
+    if len(text) > 2 * _WINDOW + 20:  # show a window of a long line around the fault
+        left = max(0, column - _WINDOW)
+        right = min(len(text), column + width + _WINDOW)
+        text = ("..." if left else "") + text[left:right] + ("..." if right < len(text) else "")
+        column = column - left + (3 if left else 0)
     gutter = " " * len(str(number))
     return [
         f"{gutter} |",
         f"{number} | {text}",
-        f"{gutter} | {' ' * (span.column - 1)}{'^' * width}",
+        f"{gutter} | {' ' * column}{'^' * width}",
     ]
 
 

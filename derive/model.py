@@ -18,6 +18,14 @@ from .errors import InvalidOptionError, InvalidSizeError, Span, UnknownNameError
 from .kinds import KIND_NAMES, KINDS, Kind
 
 ONE = sp.Integer(1)
+
+# Limits on one spec, so that no input can make derive hang or run out of memory; each is a
+# clear error where it is exceeded (docs/errors.md). Sizes of hundreds of digits stay exact.
+MAX_LENGTH = 200_000  #: characters in one spec
+MAX_NESTING = 100  #: parentheses inside one another
+MAX_DIGITS = 1_000  #: digits in one number, written or computed (a size, a repeat count)
+MAX_LAYERS = 10_000  #: layers written in one spec (a repeat xN counts once, whatever N is)
+_MAX_BITS = 3322  # 10**1000 < 2**3322
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -38,6 +46,9 @@ def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.
     value = sp.Integer(value) if isinstance(value, int) else value
     if not isinstance(value, sp.Expr):
         raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
+    for number in value.atoms(sp.Rational):
+        if max(abs(number.p), number.q).bit_length() > _MAX_BITS:
+            raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
     if value.is_positive is False or value.is_integer is False:
         shown = sp.sstr(value)
         raise InvalidSizeError(f"{what} must be a positive integer, not {shown}", span, hint=_size_hint(value))
@@ -245,6 +256,12 @@ class Network:
         object.__setattr__(self, "layers", tuple(self.layers))
         if not self.layers:
             raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
+        if len(self.layers) > MAX_LAYERS:
+            raise InvalidSizeError(
+                f"the spec has {len(self.layers):,} layers; the limit is {MAX_LAYERS:,}",
+                self.layers[MAX_LAYERS].spans.get("layer"),
+                hint="write a repeated layer once with xN (lstm 700 x5000): it costs the same for any N",
+            )
         for n, layer in enumerate(self.layers):
             if layer.options.tied and not any(earlier.kind == "embed" for earlier in self.layers[:n]):
                 raise InvalidOptionError(

@@ -61,6 +61,7 @@ def parse(text: str) -> Network:
     that is not a valid spec.
     """
     try:
+        _check_limits(text)
         try:
             tree = parser().parse(text)
         except UnexpectedInput as error:
@@ -75,6 +76,29 @@ def parse(text: str) -> Network:
         return result
     except DeriveError as error:
         raise error.with_source(text) from None
+
+
+def _check_limits(text: str) -> None:
+    """Refuse a spec longer, or more deeply nested, than derive's limits (see model.py)."""
+    if len(text) > model.MAX_LENGTH:
+        raise SpecSyntaxError(
+            f"the spec is {len(text):,} characters long; the limit is {model.MAX_LENGTH:,}",
+            span_at(text, model.MAX_LENGTH),
+            hint="one spec describes one network; give several specs one per line with -",
+        )
+    depth = 0
+    comment = False
+    for position, char in enumerate(text):
+        if comment:
+            comment = char != "\n"
+        elif char == "#":
+            comment = True
+        elif char == "(":
+            depth += 1
+            if depth > model.MAX_NESTING:
+                raise SpecSyntaxError(f"parentheses nested more than {model.MAX_NESTING} deep", span_at(text, position))
+        elif char == ")":
+            depth -= 1
 
 
 @dataclass(frozen=True)
@@ -93,7 +117,12 @@ class _ToModel(Transformer_NonRecursive[Token, Any]):
     """Parse tree to model: one method per rule of the grammar."""
 
     def integer(self, children: list[Token]) -> sp.Expr:
-        return sp.Integer(int(children[0]))
+        token = children[0]
+        if len(token) > model.MAX_DIGITS:
+            raise InvalidSizeError(
+                f"a number of {len(token):,} digits; the limit is {model.MAX_DIGITS:,}", _span(token)
+            )
+        return sp.Integer(int(token))
 
     def symbol(self, children: list[Token]) -> sp.Expr:
         return model.symbol(str(children[0]))

@@ -19,7 +19,7 @@ import sympy as sp
 from . import model
 from .conventions import CONVENTIONS, Convention, convention
 from .errors import DeriveError, InvalidOptionError, UnboundSymbolError, UnknownNameError, did_you_mean
-from .kinds import Kind, Term
+from .kinds import Kind, Term, add
 from .model import UNSET, Layer, Network, Options
 
 #: The symbols of the per-layer formulas: input width, size, projection widths.
@@ -83,7 +83,7 @@ class LayerResult:
     @property
     def params(self) -> sp.Expr:
         """The parameters of the layer, all copies together."""
-        return sp.Add(*(c.params for c in self.copies))
+        return add(c.params for c in self.copies)
 
     @functools.cached_property
     def formula(self) -> sp.Expr:
@@ -186,9 +186,13 @@ def closed_form(expr: sp.Expr) -> sp.Expr:
     if not expr.free_symbols:
         return expr
     expanded = sp.expand(expr)
-    forms = [expanded, sp.factor(expanded)]
-    for s in sorted(expanded.free_symbols, key=str):
-        forms.append(sp.collect(expanded, s, func=sp.factor))
+    factored = sp.factor(expanded)
+    if factored.is_Mul:  # a product, 4*n*(m + n + 1): nothing is shorter
+        return factored
+    # Collected by each symbol; factor_terms tidies each coefficient (8*L - 4 -> 4*(2*L - 1))
+    # without the polynomial factoring that factor() would run on every one of them.
+    forms = [expanded, factored]
+    forms += [sp.collect(expanded, s, func=sp.factor_terms) for s in sorted(expanded.free_symbols, key=str)]
     return min(forms, key=lambda f: (sp.count_ops(f), len(sp.sstr(f))))
 
 
@@ -239,7 +243,8 @@ class Result:
     @functools.cached_property
     def total(self) -> sp.Expr:
         """The total count, expanded: an exact SymPy Integer when no symbol is left."""
-        return sp.expand(sp.Add(*(layer.params for layer in self.layers)))
+        total = add(layer.params for layer in self.layers)
+        return total if total.is_Integer else sp.expand(total)
 
     @functools.cached_property
     def formula(self) -> sp.Expr:

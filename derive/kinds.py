@@ -10,7 +10,8 @@ row and one row in ``docs/dsl.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,40 @@ Formula = Callable[[sp.Expr, sp.Expr, "Options"], "tuple[Term, ...]"]
 Width = Callable[[sp.Expr, "Options"], sp.Expr]
 
 BIAS_VECTORS = {"none": 0, "single": 1, "double": 2}
+
+
+def add(values: Iterable[sp.Expr]) -> sp.Expr:
+    """The sum of counts: in exact Python integers when every value is a number, so that the
+    numeric path never enters SymPy's Add machinery (or its lazy imports); a SymPy Add otherwise."""
+    values = list(values)
+    if all(value.is_Integer for value in values):
+        return sp.Integer(sum(int(value) for value in values))
+    return sp.Add(*values)
+
+
+def _factors(value: sp.Expr) -> Counter[sp.Expr]:
+    found: Counter[sp.Expr] = Counter()
+    for factor in sp.Mul.make_args(value):
+        base, exponent = factor.as_base_exp()
+        if exponent.is_Integer and exponent > 0:
+            found[base] += int(exponent)
+        else:
+            found[factor] += 1
+    return found
+
+
+def _common_factor(values: list[sp.Expr]) -> sp.Expr:
+    """``4*h*i + 4*h**2`` as ``4*h*(h + i)``: the factors the values share, times the sum of the
+    rest. Plain multiset arithmetic on the factors, so it costs no polynomial factoring."""
+    if len(values) < 2:
+        return values[0] if values else sp.Integer(0)
+    counted = [_factors(value) for value in values]
+    common = Counter(counted[0])
+    for factors in counted[1:]:
+        common &= factors
+    rest = [sp.Mul(*(base**n for base, n in (factors - common).items())) for factors in counted]
+    shared = [base**n for base, n in common.items()]
+    return sp.Mul(*shared, sp.Add(*rest), evaluate=False) if shared else sp.Add(*values)
 
 
 @dataclass(frozen=True)
@@ -158,15 +193,15 @@ class Kind:
         ``order="none"`` to keep the parts in this order.
         """
         terms = self.formula(i, h, o)
-        weights = sp.Add(*(t.value for t in terms if t.name.endswith("weights")))
-        parts = [sp.factor(weights), *(t.value for t in terms if not t.name.endswith("weights"))]
+        weights = _common_factor([t.value for t in terms if t.name.endswith("weights")])
+        parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
         parts = [part for part in parts if part != 0] or [sp.Integer(0)]
         one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
         return sp.Mul(self.directions, one, evaluate=False) if self.directions > 1 else one
 
     def params(self, i: sp.Expr, h: sp.Expr, o: Options) -> sp.Expr:
         """Parameters of one copy of this layer on input width ``i`` with size ``h``."""
-        return self.directions * sp.Add(*(term.value for term in self.formula(i, h, o)))
+        return self.directions * add(term.value for term in self.formula(i, h, o))
 
     def output(self, h: sp.Expr, o: Options) -> sp.Expr:
         """Output width of one copy of this layer with size ``h``."""

@@ -40,14 +40,22 @@ def grammar_text() -> str:
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser for the DSL, built on first use."""
-    return Lark(
-        grammar_text(),
-        start="network",
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=True,
-    )
+    """The LALR parser for the DSL, built on first use.
+
+    Lark keeps the built tables in a cache file (in the temporary directory, keyed by the
+    grammar's hash and Lark's version), which saves a cold start ~20 ms; without a writable
+    temporary directory it is built each time.
+    """
+    options: dict[str, Any] = {
+        "start": "network",
+        "parser": "lalr",
+        "propagate_positions": True,
+        "maybe_placeholders": True,
+    }
+    try:
+        return Lark(grammar_text(), cache=True, **options)
+    except OSError:
+        return Lark(grammar_text(), **options)
 
 
 def parse(text: str) -> Network:

@@ -7,6 +7,7 @@ a hang, or exit 1. The fuzzing below feeds random text, mutated specs and random
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,12 @@ def _outcome(text: str) -> None:
     assert "Traceback" not in run.err
 
 
-FUZZ = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+# DERIVE_FUZZ_EXAMPLES=5000 makes a longer fuzzing run (a few minutes), as docs/errors.md says.
+FUZZ = settings(
+    max_examples=int(os.environ.get("DERIVE_FUZZ_EXAMPLES", "300")),
+    deadline=5000,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @FUZZ

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 
@@ -176,8 +176,8 @@ def _check_tied(layer: Layer, width: sp.Expr, embeds: list[tuple[sp.Expr, sp.Exp
     )
 
 
-def closed_form(expr: sp.Expr) -> sp.Expr:
-    """A short closed form of a count: the shortest of expanded, factored and collected forms.
+def closed_form(expr: sp.Expr, factored: sp.Expr | None = None) -> sp.Expr:
+    """A short closed form of a count: the shortest of its expanded, factored and collected forms.
 
     >>> m, n = sp.symbols("m n", integer=True, positive=True)
     >>> closed_form(4*m*n + 4*n**2 + 4*n)
@@ -186,14 +186,49 @@ def closed_form(expr: sp.Expr) -> sp.Expr:
     if not expr.free_symbols:
         return expr
     expanded = sp.expand(expr)
-    factored = sp.factor(expanded)
+    factored = tidy(expanded) if factored is None else factored
     if factored.is_Mul:  # a product, 4*n*(m + n + 1): nothing is shorter
         return factored
-    # Collected by each symbol; factor_terms tidies each coefficient (8*L - 4 -> 4*(2*L - 1))
-    # without the polynomial factoring that factor() would run on every one of them.
+    # Collected by the symbols of highest degree (the leading terms: h in 8*L*h**2 + ... ), with
+    # factor_terms tidying each coefficient (8*L - 4 -> 4*(2*L - 1)).
     forms = [expanded, factored]
-    forms += [sp.collect(expanded, s, func=sp.factor_terms) for s in sorted(expanded.free_symbols, key=str)]
-    return min(forms, key=lambda f: (sp.count_ops(f), len(sp.sstr(f))))
+    forms += [sp.collect(expanded, s, func=sp.factor_terms) for s in _leading_symbols(expanded)]
+    return min(forms, key=_size)
+
+
+def _leading_symbols(expanded: sp.Expr) -> list[sp.Symbol]:
+    degrees: dict[sp.Symbol, int] = {}
+    for term in sp.Add.make_args(expanded):
+        for base, exponent in term.as_powers_dict().items():
+            if isinstance(base, sp.Symbol) and exponent.is_Integer:
+                degrees[base] = max(degrees.get(base, 0), int(exponent))
+    top = max(degrees.values(), default=0)
+    return sorted((s for s, d in degrees.items() if d == top), key=str)
+
+
+def _size(form: sp.Expr) -> tuple[int, int]:
+    # Fewest terms first (the most collected form), then the fewest nodes.
+    return len(sp.Add.make_args(form)), sum(1 for _ in sp.preorder_traversal(form))
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """A count as a reader wants it, cheaply: its common factors taken out, factor by factor.
+
+    Counts are sums of products of sizes, so taking out the content (``factor_terms``) finds
+    the products that matter without SymPy's polynomial factoring; a product (copies × each)
+    keeps its factors.
+
+    >>> h, L = sp.symbols("h L", integer=True, positive=True)
+    >>> tidy(205*h + 205)
+    205*(h + 1)
+    >>> tidy((L - 1)*(8*h**2 + 4*h))
+    4*h*(L - 1)*(2*h + 1)
+    """
+    if expr.is_Integer:
+        return expr
+    if expr.is_Mul:
+        return sp.Mul(*(tidy(cast(sp.Expr, factor)) for factor in expr.args))
+    return sp.factor_terms(sp.expand(expr))
 
 
 def short(n: int) -> str:
@@ -239,6 +274,7 @@ class Result:
         self.network = network
         self.convention = conv
         self.layers: tuple[LayerResult, ...] = derive_layers(network, conv)
+        self._tidied: dict[sp.Expr, sp.Expr] = {}
 
     @functools.cached_property
     def total(self) -> sp.Expr:
@@ -249,7 +285,17 @@ class Result:
     @functools.cached_property
     def formula(self) -> sp.Expr:
         """The total as a short closed form (collected, or factored where that is shorter)."""
-        return closed_form(self.total)
+        if self.total.is_Integer:
+            return self.total
+        return closed_form(self.total, factored=self.tidy(self.total))
+
+    def tidy(self, expr: sp.Expr) -> sp.Expr:
+        """:func:`tidy` of ``expr``, computed once per result (a one-layer row is the total)."""
+        if expr.is_Integer:
+            return expr
+        if expr not in self._tidied:
+            self._tidied[expr] = tidy(expr)
+        return self._tidied[expr]
 
     @property
     def symbols(self) -> list[sp.Symbol]:

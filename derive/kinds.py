@@ -57,7 +57,10 @@ def _common_factor(values: list[sp.Expr]) -> sp.Expr:
         common &= factors
     rest = [sp.Mul(*(base**n for base, n in (factors - common).items())) for factors in counted]
     shared = [base**n for base, n in common.items()]
-    return sp.Mul(*shared, sp.Add(*rest), evaluate=False) if shared else sp.Add(*values)
+    # Unevaluated, so the parts keep the order of the paper (4h(i + h)), and so that showing a
+    # formula never runs Add.flatten, whose first call imports sympy.tensor (~50 ms cold).
+    inner = sp.Add(*rest, evaluate=False)
+    return sp.Mul(*shared, inner, evaluate=False) if shared else sp.Add(*values, evaluate=False)
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def _recurrent(gates: int, cell: str) -> Formula:
             Term("input weights", gates * h * i, "input to " + each.format(w="i")),
             Term(
                 "recurrent weights",
-                gates * h * r,
+                gates * h * r if o.proj is not None else gates * h**2,  # h**2, not h*h: see _common_factor
                 "previous output to " + each.format(w="r" if o.proj is not None else "h"),
             ),
             *_biases(o, gates, h),

@@ -6,19 +6,20 @@ LaTeX); this module only lays the pieces out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .derivation import LEGEND, closed_form, generic_terms
+from .derivation import LEGEND, generic_terms, tidy
 
 if TYPE_CHECKING:
     from .derivation import Comparison, Copies, LayerResult, Result
 
 
-def number(value: sp.Expr) -> str:
-    """An exact count for people: ``21,178,402``, or the closed form while symbolic."""
-    return f"{int(value):,}" if value.is_Integer else sp.sstr(closed_form(value))
+def number(value: sp.Expr, tidied: Callable[[sp.Expr], sp.Expr] = tidy) -> str:
+    """An exact count for people: ``21,178,402``, or the factored form while symbolic."""
+    return f"{int(value):,}" if value.is_Integer else sp.sstr(tidied(value))
 
 
 def _json_value(value: sp.Expr) -> int | str:
@@ -47,7 +48,7 @@ def text(result: Result) -> str:
                 layer_name(layer),
                 f"{sp.sstr(first.input)} -> {sp.sstr(first.output)}",
                 sp.sstr(layer.formula, order="none"),
-                number(first.params),
+                number(first.params, result.tidy),
             )
         )
         for copies in rest:
@@ -57,7 +58,7 @@ def text(result: Result) -> str:
                     f"  x{_atom(copies.count)} more",
                     f"{sp.sstr(copies.input)} -> {sp.sstr(copies.output)}",
                     "",
-                    number(copies.params),
+                    number(copies.params, result.tidy),
                 )
             )
     widths = [max(len(row[c]) for row in rows) for c in range(5)]
@@ -121,7 +122,7 @@ def _layer_dict(layer: LayerResult) -> dict[str, Any]:
 def _tex_number(value: sp.Expr) -> str:
     if value.is_Integer:
         return f"{int(value):,}".replace(",", r"\,")
-    return sp.latex(closed_form(value))
+    return sp.latex(tidy(value))
 
 
 _TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
@@ -160,7 +161,7 @@ def latex(result: Result) -> str:
             else:
                 label = rf"\quad \times {_tex_factor(copies.count)}"
                 times = "" if copies.count == 1 else rf"{_tex_factor(copies.count)} \cdot "
-            value = _tex_number(sp.expand(copies.params))
+            value = _tex_number(copies.params)
             at = _bindings(layer, copies)
             shown = rf"\left. {formula} \right|_{{{at}}}" if at else formula
             if times and not at:
@@ -185,12 +186,13 @@ def standalone(result: Result) -> str:
             name = tex_text(layer_name(layer)) if n == 0 else rf"\quad $\times {sp.latex(copies.count)}$ more"
             index = str(layer.index) if n == 0 else ""
             widths = rf"${sp.latex(copies.input)} \to {sp.latex(copies.output)}$"
-            rows.append(rf"{index} & {name} & {widths} & ${_tex_number(sp.expand(copies.params))}$ \\")
+            rows.append(rf"{index} & {name} & {widths} & ${_tex_number(copies.params)}$ \\")
     total = _tex_number(result.total) if result.total.is_Integer else sp.latex(result.formula)
     conv = result.convention
     return "\n".join(
         [
             r"\documentclass{article}",
+            r"\usepackage[margin=2.5cm]{geometry}",
             r"\usepackage{amsmath}",
             r"\usepackage{booktabs}",
             r"\begin{document}",
@@ -245,8 +247,7 @@ def markdown(result: Result) -> str:
 
 
 def _md_number(value: sp.Expr) -> str:
-    value = sp.expand(value)
-    return f"{int(value):,}" if value.is_Integer else f"`{sp.sstr(closed_form(value))}`"
+    return f"{int(value):,}" if value.is_Integer else f"`{sp.sstr(tidy(value))}`"
 
 
 def explain(result: Result) -> str:
@@ -288,14 +289,14 @@ def explain(result: Result) -> str:
                 lines.append(
                     f"     {name.ljust(widths[0])}  {formula.ljust(widths[1])} = {value.rjust(widths[2])}  {why}"
                 )
-            each = number(sp.expand(copies.each))
+            each = number(copies.each)
             if kind.directions > 1:
                 lines.append(f"     × 2 directions (forward and backward) = {each}")
             if copies.count != 1:
-                lines.append(f"     × {sp.sstr(copies.count)} copies = {number(sp.expand(copies.params))}")
+                lines.append(f"     × {sp.sstr(copies.count)} copies = {number(copies.params)}")
             elif kind.directions == 1:
                 lines.append(f"     sum = {each}")
-        lines.append(f"   layer total: {number(sp.expand(layer.params))}")
+        lines.append(f"   layer total: {number(layer.params)}")
     lines.append("")
     exact = number(result.total)
     lines.append(f"total: {exact}" + (f" ({result.short})" if result.short and result.short != exact else ""))
@@ -339,7 +340,7 @@ def _signed(value: sp.Expr) -> str:
     value = sp.expand(value)
     if value.is_Integer:
         return f"{int(value):+,}"
-    return ("" if value.could_extract_minus_sign() else "+") + sp.sstr(closed_form(value))
+    return ("" if value.could_extract_minus_sign() else "+") + sp.sstr(tidy(value))
 
 
 def compare_dict(comparison: Comparison) -> dict[str, Any]:

@@ -250,7 +250,7 @@ def test_count_is_split_into_named_terms(spec: str, convention: str, terms: dict
 def test_shown_formula_keeps_the_terms_apart() -> None:
     layer = derive.count("in 39 -> lstm 1024 (proj=256) -> dense 34", "sak2014").as_dict()["layers"][0]
     assert layer["formula"] == "4*h*(i + r) + 3*h + h*r"
-    assert derive.count("in 3 -> bilstm 2", "pytorch").as_dict()["layers"][0]["formula"] == "2*(4*h*(h + i) + 8*h)"
+    assert derive.count("in 3 -> bilstm 2", "pytorch").as_dict()["layers"][0]["formula"] == "2*(4*h*(i + h) + 8*h)"
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,8 @@ def main(
         args = parser.parse_args(argv)
         if args.standalone and not args.latex:
             parser.error("--standalone goes with --latex")
+        if args.standalone and args.spec in (None, "-"):
+            parser.error("--standalone makes one document: give one SPEC")
         if (args.explain or args.compare is not None) and (args.latex or args.markdown):
             parser.error("--explain and --compare print text or --json")
     except SystemExit as exit:
@@ -189,6 +191,9 @@ def main(
         if args.spec in (None, "-"):
             return _run(_lines(stdin), args, stdout, stderr, batch=True)
         return _run([(1, args.spec)], args, stdout, stderr, batch=False)
+    except DeriveError as error:  # e.g. derive repl --convention with an unknown name
+        stderr.write(error.render() + "\n")
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug: say so briefly, the traceback only on request

@@ -486,7 +486,7 @@ class Comparison:
             found.append(
                 LayerComparison(
                     layer.index,
-                    f"{layer.kind.name} {sp.sstr(layer.layer.size)}",
+                    f"{layer.kind.name} {model.dsl_size(layer.layer.size)}",
                     {name: sp.expand(other.params) for name, other in others.items()},
                     differences,
                 )

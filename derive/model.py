@@ -219,12 +219,12 @@ class Layer:
 
     def dsl(self) -> str:
         """The layer written in the DSL."""
-        words = [f"{self.kind} {_dsl(self.size)}"]
+        words = [f"{self.kind} {dsl_size(self.size)}"]
         given = self.options.given()
         if given:
             words.append("(" + ", ".join(_dsl_option(k, v) for k, v in given.items()) + ")")
         if self.repeat != 1:
-            words.append(f"x{_dsl(self.repeat)}")
+            words.append(f"x{dsl_size(self.repeat)}")
         return " ".join(words)
 
     def subs(self, bindings: Mapping[Any, sp.Expr]) -> Layer:
@@ -283,7 +283,7 @@ class Network:
         >>> Network(sp.Integer(3), (Layer("lstm", sp.Integer(2), Options(peephole=True)),)).dsl()
         'in 3 -> lstm 2 (peephole)'
         """
-        text = " -> ".join([f"in {_dsl(self.input)}", *(layer.dsl() for layer in self.layers)])
+        text = " -> ".join([f"in {dsl_size(self.input)}", *(layer.dsl() for layer in self.layers)])
         return text + (f" using {self.convention}" if self.convention else "")
 
     def subs(self, bindings: Mapping[Any, sp.Expr]) -> Network:
@@ -293,7 +293,8 @@ class Network:
         )
 
 
-def _dsl(value: sp.Expr) -> str:
+def dsl_size(value: sp.Expr) -> str:
+    """A size as the DSL writes it: ``700``, ``n``, or ``(4*d)``."""
     text = sp.sstr(value)
     return text if value.is_Atom else f"({text})"
 
@@ -302,5 +303,5 @@ def _dsl_option(name: str, value: object) -> str:
     if value is True:
         return name
     if isinstance(value, sp.Expr):
-        return f"{name}={_dsl(value)}"
+        return f"{name}={dsl_size(value)}"
     return f"{name}={str(value).lower()}"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .derivation import LEGEND, generic_terms, tidy
+from .model import dsl_size
 
 if TYPE_CHECKING:
     from .derivation import Comparison, Copies, LayerResult, Result
@@ -28,12 +29,7 @@ def _json_value(value: sp.Expr) -> int | str:
 
 def layer_name(layer: LayerResult) -> str:
     """``lstm 700`` for the layer as written, without its options and repeat."""
-    return f"{layer.kind.name} {_atom(layer.layer.size)}"
-
-
-def _atom(value: sp.Expr) -> str:
-    text = sp.sstr(value)
-    return text if value.is_Atom else f"({text})"
+    return f"{layer.kind.name} {dsl_size(layer.layer.size)}"
 
 
 def text(result: Result) -> str:
@@ -55,7 +51,7 @@ def text(result: Result) -> str:
             rows.append(
                 (
                     "",
-                    f"  x{_atom(copies.count)} more",
+                    f"  x{dsl_size(copies.count)} more",
                     f"{sp.sstr(copies.input)} -> {sp.sstr(copies.output)}",
                     "",
                     number(copies.params, result.tidy),
@@ -159,7 +155,9 @@ def latex(result: Result) -> str:
                 label = rf"\text{{{layer.index}. {tex_text(layer_name(layer))}}}"
                 times = ""
             else:
-                label = rf"\quad \times {_tex_factor(copies.count)}"
+                label = rf"\quad \text{{copies 2--{tex_text(sp.sstr(layer.repeat))}}}"
+                if copies.count == 1:
+                    label = r"\quad \text{copy 2}"
                 times = "" if copies.count == 1 else rf"{_tex_factor(copies.count)} \cdot "
             value = _tex_number(copies.params)
             at = _bindings(layer, copies)
@@ -235,11 +233,15 @@ def markdown(result: Result) -> str:
     ]
     for layer in result.layers:
         for n, copies in enumerate(layer.copies):
-            index, name = (str(layer.index), layer_name(layer)) if n == 0 else ("", f"×{_atom(copies.count)} more")
+            index, name = (str(layer.index), layer_name(layer)) if n == 0 else ("", f"×{dsl_size(copies.count)} more")
             formula = f"`{sp.sstr(layer.formula, order='none')}`" if n == 0 else ""
             widths = f"{sp.sstr(copies.input)} → {sp.sstr(copies.output)}"
             lines.append(f"| {index} | {name} | {widths} | {formula} | {_md_number(copies.params)} |")
-    total = f"**{int(result.total):,}** ({result.short})" if result.total.is_Integer else f"`{sp.sstr(result.formula)}`"
+    if result.total.is_Integer:
+        exact = f"{int(result.total):,}"
+        total = f"**{exact}**" + ("" if result.short == exact else f" ({result.short})")
+    else:
+        total = f"`{sp.sstr(result.formula)}`"
     lines.append(f"| | **total** | | | {total} |")
     lines.append("")
     lines.append("i = input width, h = size" + (", r = proj, p = nproj" if "r" in _symbols_used(result) else ""))
@@ -293,7 +295,7 @@ def explain(result: Result) -> str:
             if kind.directions > 1:
                 lines.append(f"     × 2 directions (forward and backward) = {each}")
             if copies.count != 1:
-                lines.append(f"     × {sp.sstr(copies.count)} copies = {number(copies.params)}")
+                lines.append(f"     × {dsl_size(copies.count)} copies = {number(copies.params)}")
             elif kind.directions == 1:
                 lines.append(f"     sum = {each}")
         lines.append(f"   layer total: {number(layer.params)}")

@@ -108,7 +108,8 @@ class Session:
         }
         if name not in commands:
             raise UnknownNameError(
-                f"unknown command ':{name}'{did_you_mean(name, COMMANDS)}", hint="type :help for the commands"
+                f"unknown command ':{name}'{did_you_mean(':' + name, [':' + c for c in COMMANDS])}",
+                hint="type :help for the commands",
             )
         return commands[name](rest)
 

@@ -67,7 +67,7 @@ def test_commands_on_the_last_spec() -> None:
     [
         ("in 3 -> lstmm 2", "did you mean 'lstm'?"),
         (":latex", "no spec yet"),
-        (":convnetion keras", "did you mean 'convention'?"),
+        (":convnetion keras", "did you mean ':convention'?"),
         (":convention kerass", "did you mean 'keras'?"),
         (":set n", "expected NAME=VALUE"),
         (":set n=0", "expected NAME=VALUE"),

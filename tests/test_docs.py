@@ -56,3 +56,27 @@ def test_docs_have_examples() -> None:
 def test_console_example(path: Path, session: Session) -> None:
     run = session.run(path.parent)
     assert (run.out + run.err).rstrip("\n") == session.expected, session.where
+
+
+def repl_sessions() -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+    """The prompt sessions shown in ```text blocks: (where, convention, [(line typed, answer)])."""
+    found = []
+    for path in DOCS:
+        for block in re.findall(r"^```text\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S):
+            pairs = re.findall(r"^derive> (.*)\n((?:(?!derive>).*\n)*)", block, re.M)
+            if not pairs:
+                continue
+            start = re.match(r"\$ derive(?: repl)?(?: (?:-c|--convention) (\S+))?", block)
+            found.append((f"{path.name}: derive> {pairs[0][0]}", start[1] if start else None, pairs))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("where", "convention", "pairs"), repl_sessions(), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_repl_session_example(where: str, convention: str | None, pairs: list[tuple[str, str]]) -> None:
+    from derive.repl import Session
+
+    session = Session(convention=convention)
+    for line, expected in pairs:
+        assert session.handle(line).rstrip("\n") == expected.rstrip("\n"), f"{where}: derive> {line}"

@@ -24,6 +24,7 @@ from .errors import (
     SpecSyntaxError,
     UnboundSymbolError,
     UnknownNameError,
+    UnsolvableError,
 )
 from .kinds import KINDS, Kind
 from .model import Layer, Network, Options
@@ -48,6 +49,7 @@ __all__ = [
     "SpecSyntaxError",
     "UnboundSymbolError",
     "UnknownNameError",
+    "UnsolvableError",
     "compare",
     "count",
     "parse",

@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         help="count under several conventions (comma-separated; default: all) and say why they differ",
     )
+    mode.add_argument("--budget", metavar="N", help="the largest size whose count is at most N (19M, 1.5B, 19e6)")
+    mode.add_argument("--match", metavar="SPEC2", help="the size whose count matches SPEC2's count")
+    mode.add_argument("--leading", metavar="SYMBOL", help="the leading-order term as SYMBOL grows")
+    parser.add_argument("--solve", metavar="SYMBOL", help="with --budget or --match: the symbol to solve for")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     return parser
@@ -96,7 +100,34 @@ def _sizes(args: argparse.Namespace, symbols: Iterable[str], strict: bool, used:
     return sizes
 
 
+def _budget(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> str:
+    from . import budget, render
+
+    result = count(spec, args.convention)
+    if args.leading:
+        at = dict(args.set)  # where to weigh the rest against the whole, not bound away
+        used.update(at)
+        lead = budget.leading(result, args.leading, at)
+        if args.json:
+            return json.dumps(render.leading_dict(lead), ensure_ascii=False)
+        return render.leading_latex(lead) if args.latex else render.leading_text(lead)
+    sizes = _sizes(args, (s.name for s in result.symbols), strict, used)
+    result = result.subs(**sizes) if sizes else result
+    if args.match:
+        target = count(args.match, args.convention)
+        bound = {k: v for k, v in args.set if k in {s.name for s in target.symbols}}
+        used.update(bound)
+        solution = budget.match(result, target.subs(**bound) if bound else target, args.solve)
+    else:
+        solution = budget.solve(result, budget.parse_budget(args.budget), args.solve)
+    if args.json:
+        return json.dumps(render.solution_dict(solution), ensure_ascii=False)
+    return render.solution_latex(solution) if args.latex else render.solution_text(solution)
+
+
 def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> str:
+    if args.budget or args.match or args.leading:
+        return _budget(spec, args, strict, used)
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
         comparison = compare(spec, names)
@@ -181,6 +212,10 @@ def main(
             parser.error("--standalone makes one document: give one SPEC")
         if (args.explain or args.compare is not None) and (args.latex or args.markdown):
             parser.error("--explain and --compare print text or --json")
+        if args.solve and not (args.budget or args.match):
+            parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
+        if (args.budget or args.match or args.leading) and args.markdown:
+            parser.error("--budget, --match and --leading print text, --json or --latex")
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else 2
     try:

@@ -138,3 +138,7 @@ class InvalidOptionError(DeriveError, ValueError):
 
 class UnboundSymbolError(DeriveError, TypeError):
     """A number was asked for while symbols are still free (bind them with ``subs``/``--set``)."""
+
+
+class UnsolvableError(DeriveError, ValueError):
+    """A budget or asymptotic request with no answer: no width fits, or the count does not grow."""

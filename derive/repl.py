@@ -40,6 +40,9 @@ Commands:
   :explain             the last spec, term by term
   :compare [NAMES]     the last spec under several conventions (default: all), comma-separated
   :latex  :json  :markdown   the last spec in that form
+  :solve [SYMBOL] BUDGET      the largest size of the last spec within BUDGET (19M, 1.5B)
+  :match SPEC          the size of the last spec whose count matches SPEC's
+  :leading SYMBOL      the leading-order term of the last spec as SYMBOL grows
   :help                this text
   :quit                leave (Ctrl-D too)"""
 )
@@ -101,6 +104,9 @@ class Session:
             "latex": lambda _: self._count(self._last()).latex(),
             "json": lambda _: json.dumps(self._count(self._last()).as_dict(), ensure_ascii=False),
             "markdown": lambda _: self._count(self._last()).markdown(),
+            "solve": self._solve,
+            "match": self._match,
+            "leading": self._leading,
             "help": lambda _: HELP,
             "quit": self._quit,
             "exit": self._quit,
@@ -148,12 +154,51 @@ class Session:
             comparison = compare(self._last(), names, bound)
         return comparison.text()
 
+    def _solve(self, rest: str) -> str:
+        from . import budget, render
+
+        words = rest.split()
+        if len(words) not in (1, 2):
+            raise CommandError("write :solve BUDGET or :solve SYMBOL BUDGET, e.g. :solve h 19M")
+        symbol = words[0] if len(words) == 2 else None
+        return render.solution_text(budget.solve(self._count(self._last()), budget.parse_budget(words[-1]), symbol))
+
+    def _match(self, rest: str) -> str:
+        from . import budget, render
+
+        if not rest:
+            raise CommandError("write :match SPEC, e.g. :match in 205 -> lstm 700 x5 -> dense 205")
+        return render.solution_text(budget.match(self._count(self._last()), self._count(rest)))
+
+    def _leading(self, rest: str) -> str:
+        from . import budget, render
+
+        if len(rest.split()) != 1:
+            raise CommandError("write :leading SYMBOL, e.g. :leading d")
+        spec = self._last()
+        result = count(spec, None if parse(spec).convention else self.convention)
+        return render.leading_text(budget.leading(result, rest.strip(), self.bindings))
+
     def _quit(self, rest: str) -> str:
         self.done = True
         return ""
 
 
-COMMANDS = ["convention", "set", "unset", "explain", "compare", "latex", "json", "markdown", "help", "quit"]
+COMMANDS = [
+    "convention",
+    "set",
+    "unset",
+    "explain",
+    "compare",
+    "latex",
+    "json",
+    "markdown",
+    "solve",
+    "match",
+    "leading",
+    "help",
+    "quit",
+]
 
 
 def history_path() -> Path:

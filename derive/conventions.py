@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import Span, UnknownNameError, did_you_mean
+from .errors import Span, lookup
 from .model import Options
 
 
@@ -112,11 +112,4 @@ CONVENTION_NAMES: dict[str, str] = {name: c.name for c in CONVENTIONS.values() f
 
 def convention(name: str | None, span: Span | None = None) -> Convention:
     """The convention called ``name`` (or an alias of it); ``None`` gives the default."""
-    canonical = CONVENTION_NAMES.get((name or DEFAULT).lower())
-    if canonical is None:
-        raise UnknownNameError(
-            f"unknown convention '{name}'{did_you_mean(name or '', CONVENTION_NAMES)}",
-            span,
-            hint="conventions are " + ", ".join(CONVENTIONS),
-        )
-    return CONVENTIONS[canonical]
+    return CONVENTIONS[lookup(name or DEFAULT, CONVENTION_NAMES, "convention", span)]

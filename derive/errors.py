@@ -9,7 +9,7 @@ points attach the source text, so rendering happens once, at the boundary.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -40,6 +40,19 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """`` — did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
     best = closest(name, choices)
     return f" — did you mean '{best}'?" if best else ""
+
+
+def lookup(name: str, names: Mapping[str, str], what: str, span: Span | None = None) -> str:
+    """The canonical name for ``name`` (an alias, in any case) in ``names``, which maps every
+    accepted name to its canonical one; else an :class:`UnknownNameError` that suggests the
+    closest name and lists the canonical ones ("unknown layer kind 'lstmm' — did you mean ...")."""
+    canonical = names.get(name.lower())
+    if canonical is None:
+        listed = ", ".join(dict.fromkeys(names.values()))
+        raise UnknownNameError(
+            f"unknown {what} '{name}'{did_you_mean(name, names)}", span, hint=f"{what}s are {listed}"
+        )
+    return canonical
 
 
 class DeriveError(Exception):

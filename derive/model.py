@@ -14,7 +14,7 @@ from typing import Any
 
 import sympy as sp
 
-from .errors import InvalidOptionError, InvalidSizeError, Span, UnknownNameError, did_you_mean
+from .errors import InvalidOptionError, InvalidSizeError, Span, UnknownNameError, did_you_mean, lookup
 from .kinds import KIND_NAMES, KINDS, Kind
 
 ONE = sp.Integer(1)
@@ -161,14 +161,7 @@ def option(name: str, value: sp.Expr | None, span: Span | None = None) -> tuple[
 
 def kind_named(name: str, span: Span | None = None) -> Kind:
     """The layer kind called ``name`` (or an alias of it)."""
-    canonical = KIND_NAMES.get(name.lower())
-    if canonical is None:
-        raise UnknownNameError(
-            f"unknown layer kind '{name}'{did_you_mean(name, KIND_NAMES)}",
-            span,
-            hint="layer kinds are " + ", ".join(KINDS),
-        )
-    return KINDS[canonical]
+    return KINDS[lookup(name, KIND_NAMES, "layer kind", span)]
 
 
 @dataclass(frozen=True)

@@ -124,15 +124,12 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _elsewhere(argv: list[str], where: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=where, capture_output=True, text=True, env=_env(), check=False)
+
+
 def test_python_m_derive_from_another_directory(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "derive", "in 205 -> lstm 700 x5 -> dense 205"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        check=False,
-    )
+    done = _elsewhere([sys.executable, "-m", "derive", "in 205 -> lstm 700 x5 -> dense 205"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "total: 18,371,705 (18.4M)" in done.stdout
 
@@ -140,19 +137,10 @@ def test_python_m_derive_from_another_directory(tmp_path: Path) -> None:
 def test_console_script_from_another_directory(tmp_path: Path) -> None:
     script = shutil.which("derive", path=str(Path(sys.executable).parent))
     assert script, "the derive console script is not installed next to this Python"
-    done = subprocess.run(
-        [script, "in 205 -> lstm 700 x5 -> dense 205", "--convention", "graves2013"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        check=False,
-    )
+    done = _elsewhere([script, "in 205 -> lstm 700 x5 -> dense 205", "--convention", "graves2013"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "total: 21,252,205 (21.3M)" in done.stdout
-    bad = subprocess.run(
-        [script, "in 205 -> lstmm 7"], cwd=tmp_path, capture_output=True, text=True, env=_env(), check=False
-    )
+    bad = _elsewhere([script, "in 205 -> lstmm 7"], tmp_path)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert "^^^^^" in bad.stderr

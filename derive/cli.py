@@ -28,6 +28,7 @@ examples:
   derive "in 205 -> lstm 700 x5 -> dense 205" --compare keras,pytorch,graves2013
   derive "in m -> lstm n" --latex --standalone > count.tex
   derive - < specs.txt        (one spec per line)
+  derive check table.tsv      (check a table of published counts; see docs/check.md)
   derive                      (an interactive prompt, on a terminal)
 
 conventions: """ + ", ".join(CONVENTIONS)
@@ -203,6 +204,11 @@ def main(
 ) -> int:
     """Run ``derive`` with ``argv``; return the exit status."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["check"]:  # derive check FILE: its own exit status (1 means a row disagrees)
+        from . import check
+
+        return check.main(words[1:], stdout, stderr)
     parser = build_parser()
     try:  # argparse exits for --help, --version and usage errors: return its status instead
         args = parser.parse_args(argv)

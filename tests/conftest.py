@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -56,7 +57,12 @@ class Session:
             at = words.index("<")
             stdin = (base / words[at + 1]).read_text()
             words = words[:at] + words[at + 2 :]
-        return run_cli(*words[1:], stdin=stdin)
+        here = os.getcwd()
+        os.chdir(base)  # file arguments (derive check FILE) are relative to the page
+        try:
+            return run_cli(*words[1:], stdin=stdin)
+        finally:
+            os.chdir(here)
 
 
 def sessions(text: str, where: str) -> list[Session]:

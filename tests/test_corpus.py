@@ -2,56 +2,48 @@
 sources) and every figure of SPEC §3, derived through the CLI's --json output.
 
 The expected numbers come from the corpus file and from the papers' and answers' arithmetic,
-never from derive.
+never from derive. The corpus is read, and its stated figures held to their exact counts, by
+derive.check (the module behind ``derive check``), whose own tests are in tests/test_check.py.
 """
 
 from __future__ import annotations
 
-import re
-from decimal import ROUND_HALF_UP, Decimal
+import io
 from pathlib import Path
 
 import pytest
 import sympy as sp
 
 from conftest import run_cli
+from derive import check
 
 CORPUS = Path(__file__).with_name("published.tsv")
 
 
-def corpus_rows() -> list[tuple[str, str, int, str, str]]:
-    rows = []
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            spec, convention, exact, stated, source = line.split("\t")
-            rows.append((spec, convention, int(exact), stated, source))
-    return rows
-
-
-_SCALE = {"": 1, "k": 10**3, "M": 10**6, "B": 10**9}
-
-
-def holds(exact: int, stated: str) -> bool:
-    """Whether ``exact`` rounds to a figure printed as ``stated`` ("about 21M", "164,106")."""
-    match = re.fullmatch(r"(?:about |~)?([0-9][0-9,]*(?:\.[0-9]+)?)([kMB]?)", stated.strip())
-    assert match, f"cannot read the stated figure {stated!r}"
-    figure = Decimal(match[1].replace(",", ""))
-    quantum = Decimal(1).scaleb(figure.as_tuple().exponent)  # the precision printed
-    scaled = (Decimal(exact) / _SCALE[match[2]]).quantize(quantum, rounding=ROUND_HALF_UP)
-    return scaled == figure
+def corpus_rows() -> list[check.Case]:
+    return check.read_cases(CORPUS)
 
 
 def test_corpus_is_not_empty() -> None:
     assert len(corpus_rows()) >= 14
 
 
-@pytest.mark.parametrize(("spec", "convention", "exact", "stated", "source"), corpus_rows())
-def test_published_count(spec: str, convention: str, exact: int, stated: str, source: str) -> None:
-    run = run_cli(spec, "--convention", convention, "--json")
+@pytest.mark.parametrize("case", corpus_rows(), ids=lambda case: f"line {case.line}: {case.spec}")
+def test_published_count(case: check.Case) -> None:
+    assert case.exact is not None, f"line {case.line}: the corpus gives every exact count"
+    assert case.convention is not None, f"line {case.line}: the corpus names every convention"
+    run = run_cli(case.spec, "--convention", case.convention, "--json")
     assert run.status == 0, run.err
-    assert run.json["total"] == exact, source
-    assert run.json["convention"] == convention
-    assert holds(exact, stated), f"{exact} does not round to the stated {stated!r} ({source})"
+    assert run.json["total"] == case.exact, case.source
+    assert run.json["convention"] == case.convention
+    if case.stated is not None:  # the corpus is consistent: its exact count rounds to the figure printed
+        assert case.stated.holds(case.exact), f"{case.exact} does not round to the stated {case.stated} ({case.source})"
+
+
+def test_derive_check_passes_on_the_corpus() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert check.main([str(CORPUS)], out, err) == 0, out.getvalue() + err.getvalue()
+    assert out.getvalue().splitlines()[-1] == f"{len(corpus_rows())} hold, 0 disagree"
 
 
 @pytest.mark.parametrize(
@@ -68,7 +60,7 @@ def test_published_count(spec: str, convention: str, exact: int, stated: str, so
     ],
 )
 def test_stated_figure_rounding(exact: int, stated: str, expected: bool) -> None:
-    assert holds(exact, stated) is expected
+    assert check.holds(exact, stated) is expected
 
 
 # SPEC §3, with the arithmetic of each source written out.

@@ -37,7 +37,12 @@ def _update() -> None:
                 at = words.index("<")
                 stdin = (path.parent / words[at + 1]).read_text()
                 words = words[:at] + words[at + 2 :]
-            run = run_cli(*words[1:], stdin=stdin)
+            here = os.getcwd()
+            os.chdir(path.parent)
+            try:
+                run = run_cli(*words[1:], stdin=stdin)
+            finally:
+                os.chdir(here)
             out += [f"$ {command}", (run.out + run.err).rstrip("\n")]
         return "```console\n" + "\n".join(out) + "\n```"
 

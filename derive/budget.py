@@ -99,11 +99,11 @@ def solve(result: Result, budget: int, symbol: str | None = None) -> Solution:
     if polynomial.degree() < 1:
         raise UnsolvableError(f"the count does not depend on {x}")
     growth = sp.Poly(polynomial.as_expr().subs(x, x + 1) - polynomial.as_expr(), x)
-    if (growth.degree() >= 1 and any(r >= 1 for r in growth.real_roots())) or growth.eval(1) <= 0:
+    if (growth.degree() >= 1 and any(r >= 1 for r in growth.real_roots())) or growth(1) <= 0:
         raise UnsolvableError(f"the count does not grow with {x}, so a budget has no single answer")
     roots = [r for r in (polynomial - budget).real_roots() if r > 0]
-    if not roots or polynomial.eval(1) > budget:
-        first = int(polynomial.eval(1))
+    if not roots or polynomial(1) > budget:
+        first = int(polynomial(1))
         raise UnsolvableError(
             f"no positive {x} fits a budget of {budget:,}: {x} = 1 already counts {first:,}",
         )

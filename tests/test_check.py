@@ -62,6 +62,8 @@ FIGURES = [
     (21_178_402, "21178402", True),
     (21_178_402, "21\u2009178\u2009402", True),  # thin spaces between the groups
     (21_178_402, "21,178,403", False),
+    (21_178_402, "about 21M", True),  # 21.178402 to no decimal: 21
+    (164_106, "164,107", False),
     (21_178_402, "about 21,000,000", False),  # no suffix: exact, whatever the words
     (164_106, "164,106", True),
     (164_106, "164,000", False),

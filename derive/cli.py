@@ -17,6 +17,7 @@ from . import __version__
 from .conventions import CONVENTIONS
 from .derivation import compare, count
 from .errors import DeriveError
+from .parse import parse
 
 EPILOG = """\
 examples:
@@ -131,11 +132,8 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
         return _budget(spec, args, strict, used)
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
-        comparison = compare(spec, names)
-        symbols = [s.name for s in next(iter(comparison.results.values())).symbols]
-        sizes = _sizes(args, symbols, strict, used)
-        if sizes:
-            comparison = compare(spec, names, sizes)
+        sizes = _sizes(args, (s.name for s in parse(spec).symbols), strict, used)
+        comparison = compare(spec, names, sizes)
         return json.dumps(comparison.as_dict(), ensure_ascii=False) if args.json else comparison.text()
     result = count(spec, args.convention)
     sizes = _sizes(args, (s.name for s in result.symbols), strict, used)

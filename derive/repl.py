@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import sympy as sp
+
 from .conventions import CONVENTION_NAMES, CONVENTIONS, convention
 from .derivation import Result, compare, count
 from .errors import DeriveError, UnknownNameError, did_you_mean
@@ -85,9 +87,13 @@ class Session:
     def _count(self, spec: str) -> Result:
         # The session's convention is a default: a spec's own `using` wins over it.
         result = count(spec, None if parse(spec).convention else self.convention)
-        names = {s.name for s in result.symbols}
-        bound = {k: v for k, v in self.bindings.items() if k in names}
+        bound = self._bindings_for(result.symbols)
         return result.subs(**bound) if bound else result
+
+    def _bindings_for(self, symbols: list[sp.Symbol]) -> dict[str, int]:
+        """The session's bindings for the symbols a spec has (the others wait for later specs)."""
+        names = {s.name for s in symbols}
+        return {k: v for k, v in self.bindings.items() if k in names}
 
     def _last(self) -> str:
         if self.last is None:
@@ -147,12 +153,8 @@ class Session:
 
     def _compare(self, rest: str) -> str:
         names = [n.strip() for n in rest.replace(",", " ").split()] or None
-        comparison = compare(self._last(), names)
-        names_used = {s.name for s in next(iter(comparison.results.values())).symbols}
-        bound = {k: v for k, v in self.bindings.items() if k in names_used}
-        if bound:
-            comparison = compare(self._last(), names, bound)
-        return comparison.text()
+        spec = self._last()
+        return compare(spec, names, self._bindings_for(parse(spec).symbols)).text()
 
     def _solve(self, rest: str) -> str:
         from . import budget, render

@@ -65,6 +65,12 @@ class Session:
             os.chdir(here)
 
 
+def transcript(command: str, base: Path) -> str:
+    """``$ COMMAND`` and what it prints now, to rewrite a golden file or a docs example."""
+    run = Session(command, "", command).run(base)
+    return f"$ {command}\n" + (run.out + run.err).rstrip("\n")
+
+
 def sessions(text: str, where: str) -> list[Session]:
     """The ``$ derive ...`` commands in ``text`` with the output written under each."""
     found: list[Session] = []

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Session, console_blocks, run_cli
+from conftest import ROOT, Session, console_blocks, transcript
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -29,22 +28,8 @@ def _update() -> None:
         return
 
     def block(match: re.Match[str]) -> str:
-        out = []
-        for command in re.findall(r"^\$ (.*)$", match[1], re.M):
-            words = shlex.split(command)
-            stdin = ""
-            if "<" in words:
-                at = words.index("<")
-                stdin = (path.parent / words[at + 1]).read_text()
-                words = words[:at] + words[at + 2 :]
-            here = os.getcwd()
-            os.chdir(path.parent)
-            try:
-                run = run_cli(*words[1:], stdin=stdin)
-            finally:
-                os.chdir(here)
-            out += [f"$ {command}", (run.out + run.err).rstrip("\n")]
-        return "```console\n" + "\n".join(out) + "\n```"
+        commands = re.findall(r"^\$ (.*)$", match[1], re.M)
+        return "```console\n" + "\n".join(transcript(c, path.parent) for c in commands) + "\n```"
 
     for path in DOCS:
         text = path.read_text(encoding="utf-8")

@@ -7,12 +7,11 @@ diff: a golden file is only as good as the review of its changes.
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, sessions
+from conftest import sessions, transcript
 
 GOLDEN = Path(__file__).with_name("golden")
 FILES = sorted(GOLDEN.glob("*.txt"))
@@ -31,8 +30,7 @@ def _update() -> None:
         header = text.split("\n$ ")[0].rstrip("\n")
         out = [header, ""]
         for session in sessions(text, path.name):
-            run = run_cli(*shlex.split(session.command)[1:])
-            out += [f"$ {session.command}", (run.out + run.err).rstrip("\n"), ""]
+            out += [transcript(session.command, GOLDEN), ""]
         path.write_text("\n".join(out), encoding="utf-8")
 
 

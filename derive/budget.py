@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 import sympy as sp
 
-from .derivation import Result
+from .api import Result
 from .errors import DeriveError, UnboundSymbolError, UnknownNameError, UnsolvableError, did_you_mean
 
 _SCALES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}

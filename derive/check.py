@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any, TextIO
 
-from .derivation import count
+from .api import count
 from .errors import DeriveError, Span, UnboundSymbolError, _caret, did_you_mean, span_at
 
 # --- errors -------------------------------------------------------------------------------

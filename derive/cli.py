@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from . import __version__
+from .api import count
+from .compare import compare
 from .conventions import CONVENTIONS
-from .derivation import compare, count
 from .errors import DeriveError
 from .parse import parse
 

@@ -4,6 +4,10 @@ A convention says, for each layer family, which options a layer has when it does
 (bias vectors, peepholes, the GRU variant), and whether recurrent layers get skip connections.
 An option written on a layer always wins. Adding a convention is one entry in
 :data:`CONVENTIONS` and one section in ``docs/conventions.md``.
+
+Graves's skip connections are a rewrite of the model tree (:func:`skip_runs`): each run of
+consecutive recurrent layers in a chain becomes one :class:`SkipRun` node, which the
+derivation counts with the run's input fed to every layer of the run.
 """
 
 from __future__ import annotations
@@ -12,17 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import Span, lookup
-from .model import Options
+from .model import Layer, Node
+
+Options = Mapping[str, object]
 
 
 @dataclass(frozen=True)
 class Convention:
     """How a framework or a paper counts.
 
-    ``defaults`` maps a layer family (``dense``, ``rnn``, ``gru``, ``lstm``; ``embed`` has no
-    options) to the options its layers take by default. ``skip`` adds the skip connections of
-    Graves 2013: in each run of consecutive recurrent layers, the run's input feeds every layer
-    of the run, and every layer of the run feeds the layer after the run.
+    ``defaults`` maps a layer family (``dense``, ``rnn``, ``gru``, ``lstm``) to the options its
+    layers take by default; a kind not named keeps its own defaults. ``proj_below_size``
+    refuses an LSTM projection as wide as the cell (PyTorch requires proj_size < hidden_size).
+    ``skip`` adds the skip connections of Graves 2013: in each run of consecutive recurrent
+    layers, the run's input feeds every layer of the run, and every layer of the run feeds the layer after the run.
     """
 
     name: str
@@ -31,14 +38,15 @@ class Convention:
     defaults: Mapping[str, Options] = field(hash=False)
     skip: bool = False
     aliases: tuple[str, ...] = ()
+    proj_below_size: bool = False
 
     def options(self, family: str) -> Options:
         """The default options of a layer of ``family`` under this convention."""
-        return self.defaults.get(family, Options())
+        return self.defaults.get(family, {})
 
 
-_SINGLE = Options(bias="single")
-_NONE = Options(bias="none")
+_SINGLE: Options = {"bias": "single"}
+_NONE: Options = {"bias": "none"}
 
 #: Every convention by its canonical name. ``keras`` is the default.
 CONVENTIONS: dict[str, Convention] = {
@@ -51,7 +59,7 @@ CONVENTIONS: dict[str, Convention] = {
             defaults={
                 "dense": _SINGLE,
                 "rnn": _SINGLE,
-                "gru": Options(bias="single", reset_after=True),
+                "gru": {"bias": "single", "reset_after": True},
                 "lstm": _SINGLE,
             },
             aliases=("tensorflow", "tf"),
@@ -62,11 +70,12 @@ CONVENTIONS: dict[str, Convention] = {
             source="torch.nn.Linear, RNN, GRU, LSTM with bias=True",
             defaults={
                 "dense": _SINGLE,
-                "rnn": Options(bias="double"),
-                "gru": Options(bias="double"),
-                "lstm": Options(bias="double"),
+                "rnn": {"bias": "double"},
+                "gru": {"bias": "double"},
+                "lstm": {"bias": "double"},
             },
             aliases=("torch",),
+            proj_below_size=True,
         ),
         Convention(
             name="plain",
@@ -83,7 +92,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "dense": _SINGLE,
                 "rnn": _SINGLE,
                 "gru": _SINGLE,
-                "lstm": Options(bias="single", peephole=True),
+                "lstm": {"bias": "single", "peephole": True},
             },
             skip=True,
             aliases=("graves",),
@@ -97,7 +106,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "dense": _NONE,
                 "rnn": _NONE,
                 "gru": _NONE,
-                "lstm": Options(bias="none", peephole=True),
+                "lstm": {"bias": "none", "peephole": True},
             },
             aliases=("sak",),
         ),
@@ -113,3 +122,32 @@ CONVENTION_NAMES: dict[str, str] = {name: c.name for c in CONVENTIONS.values() f
 def convention(name: str | None, span: Span | None = None) -> Convention:
     """The convention called ``name`` (or an alias of it); ``None`` gives the default."""
     return CONVENTIONS[lookup(name or DEFAULT, CONVENTION_NAMES, "convention", span)]
+
+
+@dataclass(frozen=True)
+class SkipRun:
+    """A run of consecutive recurrent layers under Graves's skip connections (Graves 2013,
+    eqs. 1-3): the run's input feeds every layer of the run, and every layer of the run feeds
+    the layer after it. Made by :func:`skip_runs`; never written by a user."""
+
+    layers: tuple[Layer, ...]
+
+
+def skip_runs(chain: tuple[Node, ...]) -> tuple[Node | SkipRun, ...]:
+    """``chain`` with each run of consecutive recurrent layers made one :class:`SkipRun`.
+
+    The rule applies within one chain level: a group, branch or block call ends a run.
+    """
+    out: list[Node | SkipRun] = []
+    run: list[Layer] = []
+    for node in chain:
+        if isinstance(node, Layer) and node.spec.recurrent:
+            run.append(node)
+            continue
+        if run:
+            out.append(SkipRun(tuple(run)))
+            run = []
+        out.append(node)
+    if run:
+        out.append(SkipRun(tuple(run)))
+    return tuple(out)

@@ -1,552 +1,706 @@
-"""Derive: symbolic parameter counts for a network under a convention.
+"""Derive: a program and a convention to a tree of symbolic counts.
 
-Widths flow from the input through the layers (bidirectional layers double them, ``proj``
-narrows, ``nproj`` widens, Graves's skip connections add the run's input). A layer written
-``xN`` is counted as its first copy plus N - 1 copies on the layer's own output width, so a
-symbolic N gives a closed form in O(1) and never an unrolled loop. Numbers stay exact SymPy
-integers throughout; symbolic totals are simplified once, at the end.
+One ``match`` over node types (:func:`_Deriver.node`) produces a :class:`NodeResult` for each
+layer, block call, group and branch: its input and output shapes, its copies, and the counts of
+each category (SPEC §10). Everything after this stage (render, compare, budgets, check) reads
+only that tree.
+
+A node written ``xN`` is counted as its first copy plus N − 1 copies on its own output, so a
+symbolic N gives a closed form in O(1) and is never unrolled. Where the copies do not reach a
+fixed shape (a ``concat { id | ... }`` grows the channels by a constant per copy, as in
+DenseNet), a numeric N is counted copy by copy and a symbolic N is summed in closed form over
+the copy index (the count of one copy is a polynomial in it).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sympy as sp
 
-from . import model
-from .conventions import CONVENTIONS, Convention, convention
-from .errors import DeriveError, InvalidOptionError, UnboundSymbolError, UnknownNameError, did_you_mean
-from .kinds import Kind, Term, add
-from .model import UNSET, Layer, Network, Options
+from .algebra import closed_form, common_factor, short, tidy
+from .conventions import Convention, SkipRun, skip_runs
+from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
+from .kinds import Ctx, Kind, Term, add
+from .model import Branch, Call, Group, Layer, NetCall, Node, Part, Program
+from .shapes import ONE, Shape
 
-#: The symbols of the per-layer formulas: input width, size, projection widths.
-WIDTH, SIZE, PROJ, NPROJ = (sp.Symbol(name, integer=True, positive=True) for name in "ihrp")
-LEGEND = {"i": "input width", "h": "size", "r": "proj", "p": "nproj"}
+#: The symbols of the per-layer formulas: input width and size; options add their own (r, p).
+WIDTH, SIZE = (sp.Symbol(name, integer=True, positive=True) for name in "ih")
+LEGEND = {"i": "input width", "h": "size"}
+#: Copies counted one by one at most, for a numeric repeat whose copies change shape.
+MAX_UNROLL = 10_000
+_ZERO = sp.Integer(0)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Parameters by category. ``total`` is trainable + non-trainable (buffers are not
+    parameters: PyTorch's ``parameters()`` leaves them out); ``embedding`` is the part of the
+    total in token, position and segment tables."""
+
+    trainable: sp.Expr = _ZERO
+    non_trainable: sp.Expr = _ZERO
+    buffers: sp.Expr = _ZERO
+    embedding: sp.Expr = _ZERO
+
+    @property
+    def total(self) -> sp.Expr:
+        """Trainable and non-trainable parameters."""
+        return add([self.trainable, self.non_trainable])
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            add([self.trainable, other.trainable]),
+            add([self.non_trainable, other.non_trainable]),
+            add([self.buffers, other.buffers]),
+            add([self.embedding, other.embedding]),
+        )
+
+    def scaled(self, n: sp.Expr) -> Counts:
+        """``n`` times these counts."""
+        if n == 1:
+            return self
+        return Counts(*(_times(n, v) for v in (self.trainable, self.non_trainable, self.buffers, self.embedding)))
+
+    def frozen(self) -> Counts:
+        """These counts with every trainable parameter made non-trainable."""
+        return Counts(_ZERO, self.total, self.buffers, self.embedding)
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Counts:
+        """These counts with symbols replaced."""
+        return Counts(*(sp.expand(v.xreplace(bindings)) for v in self.values()))
+
+    def values(self) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+        """(trainable, non_trainable, buffers, embedding)."""
+        return (self.trainable, self.non_trainable, self.buffers, self.embedding)
+
+    @classmethod
+    def of(cls, terms: Sequence[Term]) -> Counts:
+        """The counts of a layer's terms."""
+        by = {c: [t.value for t in terms if t.category == c] for c in ("trainable", "non_trainable", "buffers")}
+        return cls(
+            add(by["trainable"]),
+            add(by["non_trainable"]),
+            add(by["buffers"]),
+            add([t.value for t in terms if t.embedding and t.category != "buffers"]),
+        )
+
+
+def _times(n: sp.Expr, value: sp.Expr) -> sp.Expr:
+    if n.is_Integer and value.is_Integer:
+        return sp.Integer(int(n) * int(value))
+    return n * value
+
+
+def total_of(results: Sequence[NodeResult]) -> Counts:
+    """The counts of several results together."""
+    counts = Counts()
+    for r in results:
+        counts = counts + r.counts
+    return counts
 
 
 @dataclass(frozen=True)
 class Copies:
-    """``count`` copies of a layer that share an input width; each has ``each`` parameters.
+    """``count`` copies of a node that share an input shape.
 
-    ``via`` says where the input width comes from when it is not simply the width before
-    (Graves's skip connections), e.g. ``"700 from the layer before + 205, the run's input"``.
+    ``each`` holds one copy's counts where every copy counts the same (else ``None``: copies
+    summed in closed form over their index); ``counts`` all of them. ``children`` is the
+    derivation of one copy of a group, branch or block; ``terms`` one copy of a layer's.
+    ``via`` says where the input comes from when it is not simply the shape before (Graves's
+    skip connections).
     """
 
     count: sp.Expr
-    input: sp.Expr
-    output: sp.Expr
-    each: sp.Expr
+    input: Shape
+    output: Shape
+    counts: Counts
+    each_counts: Counts | None
+    children: tuple[NodeResult, ...] = ()
+    terms: tuple[Term, ...] = ()
     via: str = ""
 
     @property
     def params(self) -> sp.Expr:
         """The parameters of all these copies."""
-        return self.count * self.each
+        return self.counts.total
+
+    @property
+    def each(self) -> sp.Expr:
+        """One copy's parameters (the average, for copies summed over their index)."""
+        if self.each_counts is not None:
+            return self.each_counts.total
+        return self.counts.total / self.count
 
 
 @dataclass(frozen=True)
-class LayerResult:
-    """The count of one written layer (all of its ``xN`` copies).
+class NodeResult:
+    """The count of one written node (all of its ``xN`` copies).
 
-    ``options`` are the layer's options after the convention's defaults are applied;
-    ``copies`` holds the first copy and, for a repeated layer, the other N - 1.
+    ``index`` is its place (``2``, or ``3.1`` inside the node numbered 3). For a layer,
+    ``options`` are its options after the convention's defaults are applied and ``kind`` its
+    kind; for a container, ``children`` are the results of its first copy's nodes (the first
+    branch first, for a branch).
     """
 
-    index: int
-    layer: Layer
-    options: Options
+    index: str
+    node: Node
     copies: tuple[Copies, ...]
+    options: Mapping[str, object] = field(default_factory=dict)
+    depth: int = 0
 
     @property
-    def kind(self) -> Kind:
-        """The layer's kind."""
-        return self.layer.spec
+    def kind(self) -> Kind | None:
+        """The layer's kind (``None`` for a container)."""
+        return self.node.spec if isinstance(self.node, Layer) else None
 
     @property
-    def input(self) -> sp.Expr:
-        """The input width of the layer's first copy."""
+    def layer(self) -> Node:
+        """The node as written."""
+        return self.node
+
+    @property
+    def is_layer(self) -> bool:
+        """Whether this is a built-in layer (not a container)."""
+        return isinstance(self.node, Layer)
+
+    @property
+    def name(self) -> str:
+        """``lstm 700``, ``basic 128``, ``[...]``, ``residual``."""
+        return self.node.name
+
+    @property
+    def input(self) -> Shape:
+        """The input shape of the first copy."""
         return self.copies[0].input
 
     @property
-    def output(self) -> sp.Expr:
-        """The layer's output width."""
-        return self.copies[0].output
+    def output(self) -> Shape:
+        """The output shape of the last copy."""
+        return self.copies[-1].output
 
     @property
     def repeat(self) -> sp.Expr:
         """How many copies are chained."""
-        return self.layer.repeat
+        return self.node.repeat
+
+    @property
+    def counts(self) -> Counts:
+        """All copies' counts together."""
+        counts = Counts()
+        for c in self.copies:
+            counts = counts + c.counts
+        return counts
 
     @property
     def params(self) -> sp.Expr:
-        """The parameters of the layer, all copies together."""
-        return add(c.params for c in self.copies)
+        """The parameters of the node, all copies together."""
+        return self.counts.total
+
+    @property
+    def children(self) -> tuple[NodeResult, ...]:
+        """The first copy's nodes, for a container."""
+        return self.copies[0].children
 
     @functools.cached_property
-    def formula(self) -> sp.Expr:
-        """The count of one copy in the symbols i (input width), h (size), r, p (projections).
+    def formula(self) -> sp.Expr | None:
+        """One copy's count in the symbols i (input width), h (size) and the kind's option
+        symbols (r, p); ``None`` for a container. Unevaluated, one part per term (the weight
+        matrices together); print it with ``order="none"``."""
+        if not isinstance(self.node, Layer):
+            return None
+        return shown_formula(self.node.spec, _generic(self.node.spec, self.options))
 
-        Unevaluated, one part per term (weights, biases, peepholes, projections), as
-        :meth:`~derive.kinds.Kind.shown` builds it; print it with ``order="none"``.
-        """
-        return _shown(self.kind, _generic_options(self.options))
+    def walk(self) -> Iterator[NodeResult]:
+        """This result and every result inside its first copy, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
 
 
-def _generic_options(options: Options) -> Options:
-    """``options`` with the projection widths replaced by the symbols r and p."""
-    return replace(
-        options,
-        proj=None if options.proj is None else PROJ,
-        nproj=None if options.nproj is None else NPROJ,
-    )
+#: v1's name: every layer's result is a node result.
+LayerResult = NodeResult
+
+
+def _generic(kind: Kind, options: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+    """``options`` with each width option replaced by its formula symbol (proj -> r)."""
+    out = []
+    for name, value in options.items():
+        spec = kind.options.get(name)
+        if spec is not None and spec.symbol and isinstance(value, sp.Expr):
+            value = sp.Symbol(spec.symbol, integer=True, positive=True)
+        out.append((name, value))
+    return tuple(out)
 
 
 @functools.cache
-def _shown(kind: Kind, generic: Options) -> sp.Expr:
-    # The same few formulas recur across a long chain; factoring each once keeps it linear.
-    return kind.shown(WIDTH, SIZE, generic)
+def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...]) -> sp.Expr:
+    """One copy's count as a reader checks it: g·h·(i + r) + biases + peepholes + ...
+
+    The same few formulas recur across a long chain; each is built once.
+    """
+    terms = kind.terms(Ctx(Shape((WIDTH,)), SIZE if kind.sized else None, dict(options)))
+    weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
+    parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
+    parts = [part for part in parts if part != 0] or [sp.Integer(0)]
+    one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
+    return sp.Mul(kind.directions, one, evaluate=False) if kind.directions > 1 else one
+
+
+def generic_terms(result: NodeResult) -> dict[str, Term]:
+    """The terms of one copy of a layer in the symbols i, h and its option symbols, by name."""
+    kind = result.kind
+    assert kind is not None
+    options = dict(_generic(kind, result.options))
+    return {t.name: t for t in kind.count(Ctx(Shape((WIDTH,)), SIZE if kind.sized else None, options))}
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """One part of a program: its label, input shape, and the results of its chain."""
+
+    index: int
+    label: str | None
+    input: Shape
+    nodes: tuple[NodeResult, ...]
+    call: NetCall | None = None
+
+    @property
+    def counts(self) -> Counts:
+        """The part's counts."""
+        return total_of(self.nodes)
+
+    @property
+    def params(self) -> sp.Expr:
+        """The part's parameters."""
+        return self.counts.total
+
+    @property
+    def output(self) -> Shape:
+        """The shape the part ends with."""
+        return self.nodes[-1].output if self.nodes else self.input
+
+    @property
+    def name(self) -> str:
+        """The label, or the net called, or the part's number."""
+        if self.label:
+            return self.label
+        if self.call is not None:
+            return self.call.net.name
+        return f"part {self.index}"
+
+
+# --- the derivation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A weight matrix that a later layer may share: its two dimensions."""
+
+    rows: sp.Expr
+    cols: sp.Expr
+    kind: str
+
+
+@dataclass
+class _State:
+    convention: Convention
+    labels: dict[str, _Table] = field(default_factory=dict)
+    embeds: list[_Table] = field(default_factory=list)
+    via: str = ""  # where the next node's input comes from (after a skip run)
+
+
+class _Deriver:
+    """Walks a program once, under one convention."""
+
+    def __init__(self, convention: Convention) -> None:
+        self.state = _State(convention)
+
+    # -- parts --
+
+    def parts(self, program: Program) -> tuple[PartResult, ...]:
+        out: list[PartResult] = []
+        for part in program.parts:
+            if isinstance(part, NetCall):
+                out.extend(self.net_call(part, len(out)))
+            else:
+                out.append(self.part(part, len(out) + 1, part.label))
+        return tuple(out)
+
+    def net_call(self, call: NetCall, before: int) -> list[PartResult]:
+        bindings = call.bindings()
+        out: list[PartResult] = []
+        for n, part in enumerate(call.net.parts, 1):
+            try:
+                body = part.subs(bindings)
+            except DeriveError as error:
+                raise _in_definition(error, call.spans.get("kind"), call.net) from None
+            label = (
+                call.label if len(call.net.parts) == 1 else _join(call.label, getattr(body, "label", None) or str(n))
+            )
+            if isinstance(body, NetCall):
+                for inner in self.net_call(replace(body, label=label), before + len(out)):
+                    out.append(inner)
+                continue
+            try:
+                result = self.part(
+                    body, before + len(out) + 1, label or (body.label if len(call.net.parts) > 1 else None)
+                )
+            except DeriveError as error:
+                raise _in_definition(error, call.spans.get("kind"), call.net) from None
+            out.append(replace(result, call=call))
+        return out
+
+    def part(self, part: Part, index: int, label: str | None) -> PartResult:
+        self.state.via = ""
+        nodes, _ = self.chain(part.chain, part.input, "", False, 0)
+        return PartResult(index, label, part.input, tuple(nodes))
+
+    # -- chains and nodes --
+
+    def chain(
+        self, chain: Sequence[Node], shape: Shape, prefix: str, frozen: bool, depth: int
+    ) -> tuple[list[NodeResult], Shape]:
+        results: list[NodeResult] = []
+        items = skip_runs(tuple(chain)) if self.state.convention.skip else tuple(chain)
+        for item in items:
+            if isinstance(item, SkipRun):
+                found, shape = self.skip_run(item, shape, prefix, len(results), frozen, depth)
+                results.extend(found)
+                continue
+            result = self.node(item, shape, f"{prefix}{len(results) + 1}", frozen, depth)
+            results.append(result)
+            shape = result.output
+        return results, shape
+
+    def node(self, node: Node, shape: Shape, index: str, frozen: bool, depth: int) -> NodeResult:
+        frozen = frozen or node.frozen
+        via, self.state.via = self.state.via, ""
+        match node:
+            case Layer():
+                options = self.options(node)
+                once = functools.partial(self.layer_once, node, options, frozen)
+                copies = self.repeated(node, shape, once, via)
+                result = NodeResult(index, node, copies, options, depth)
+                self.register(node, result)
+                return result
+            case Group():
+                once = functools.partial(self.group_once, node, index, frozen, depth)
+            case Branch():
+                once = functools.partial(self.branch_once, node, index, frozen, depth)
+            case Call():
+                once = functools.partial(self.call_once, node, index, frozen, depth)
+            case _:
+                raise TypeError(f"not a node: {node!r}")
+        return NodeResult(index, node, self.repeated(node, shape, once, via), {}, depth)
+
+    def options(self, layer: Layer) -> dict[str, object]:
+        kind = layer.spec
+        conv = self.state.convention
+        options = kind.resolve(layer.options, conv.options(kind.base))
+        proj = options.get("proj")
+        size = layer.size
+        if conv.proj_below_size and isinstance(proj, sp.Expr) and size is not None and (proj - size).is_nonnegative:
+            raise InvalidOptionError(
+                f"under {conv.name}, proj must be smaller than the size ({sp.sstr(proj)} >= {sp.sstr(size)})",
+                layer.spans.get("proj", layer.spans.get("kind")),
+                hint="torch.nn.LSTM requires proj_size < hidden_size; Sak et al. 2014 (sak2014) does not",
+            )
+        return options
+
+    def repeated(self, node: Node, shape: Shape, once: Callable[[Shape], Copies], via: str) -> tuple[Copies, ...]:
+        """The copies of ``node``: the first on ``shape``, the others on its own output."""
+        first = _with_via(once(shape), via)
+        n = node.repeat
+        if n == 1:
+            return (first,)
+        second = once(first.output)
+        if second.output.same(first.output):
+            rest = replace(second, count=n - 1, counts=second.counts.scaled(n - 1))
+            return (first, rest)
+        if n.is_Integer:
+            if int(n) > MAX_UNROLL:
+                raise InvalidSizeError(
+                    f"the copies change shape, so they are counted one by one, "
+                    f"and {int(n):,} is more than {MAX_UNROLL:,}",
+                    node.spans.get("repeat"),
+                )
+            copies = [first, second]
+            for _ in range(int(n) - 2):
+                copies.append(once(copies[-1].output))
+            return tuple(copies)
+        return (first, self.summed(node, first, second, once))
+
+    def summed(self, node: Node, first: Copies, second: Copies, once: Callable[[Shape], Copies]) -> Copies:
+        """Copies 2..N summed over their index, where each copy widens the shape by the same
+        amount and counts a polynomial in its index (SPEC §6)."""
+        k = sp.Symbol("copy_k", integer=True, positive=True)
+        growth = [sp.expand(b - a) for a, b in zip(first.output.dims, second.output.dims, strict=False)]
+        if second.output.rank != first.output.rank:
+            raise self._no_closed_form(node, first, second)
+        # Copy k (k >= 2) takes first.output + (k - 2)·growth.
+        shape_k = Shape(tuple(d + (k - 2) * g for d, g in zip(first.output.dims, growth, strict=True)))
+        try:
+            generic = once(shape_k)
+        except DeriveError:
+            raise self._no_closed_form(node, first, second) from None
+        expected = [d + (k - 1) * g for d, g in zip(first.output.dims, growth, strict=True)]
+        if generic.output.rank != len(expected) or any(
+            sp.expand(a - b) != 0 for a, b in zip(generic.output.dims, expected, strict=True)
+        ):
+            raise self._no_closed_form(node, first, second)
+        n = node.repeat
+        sums = []
+        for value in generic.counts.values():
+            value = sp.expand(value)
+            if value.free_symbols and k in value.free_symbols and not value.is_polynomial(k):
+                raise self._no_closed_form(node, first, second)
+            sums.append(sp.expand(sp.summation(value, (k, 2, n))))
+        last = Shape(tuple(sp.expand(d + (n - 1) * g) for d, g in zip(first.output.dims, growth, strict=True)))
+        return Copies(n - 1, second.input, last, Counts(*sums), None, (), (), "")
+
+    def _no_closed_form(self, node: Node, first: Copies, second: Copies) -> DeriveError:
+        return UnsolvableError(
+            f"the copies change shape ({first.output} then {second.output}) in a way derive cannot sum in closed form",
+            node.spans.get("repeat"),
+            hint="give the repeat count as a number",
+        )
+
+    def layer_once(self, layer: Layer, options: Mapping[str, object], frozen: bool, shape: Shape) -> Copies:
+        kind = layer.spec
+        ctx = Ctx(shape, layer.size, options)
+        try:
+            out = kind.shape(ctx)
+            terms = kind.count(ctx)
+        except ShapeError as error:
+            raise _at(error, layer.spans.get("node", layer.spans.get("kind"))) from None
+        tied = options.get("tied")
+        if tied:
+            self.check_tie(layer, shape, tied)
+        counts = Counts.of(terms)
+        if frozen:
+            counts = counts.frozen()
+        return Copies(ONE, shape, out, counts, counts, (), terms)
+
+    def group_once(self, group: Group, index: str, frozen: bool, depth: int, shape: Shape) -> Copies:
+        children, out = self.chain(group.chain, shape, index + ".", frozen, depth + 1)
+        counts = total_of(children)
+        return Copies(ONE, shape, out, counts, counts, tuple(children))
+
+    def branch_once(self, branch: Branch, index: str, frozen: bool, depth: int, shape: Shape) -> Copies:
+        children: list[NodeResult] = []
+        outs: list[Shape] = []
+        for chain in branch.branches:
+            found, out = (
+                self.chain(chain, shape, f"{index}.{len(children) + 1}.", frozen, depth + 1) if chain else ([], shape)
+            )
+            # number the children of each branch on from the ones before
+            children.extend(found)
+            outs.append(out)
+        out = self.merge(branch, outs)
+        counts = total_of(children)
+        return Copies(ONE, shape, out, counts, counts, tuple(children))
+
+    def merge(self, branch: Branch, outs: list[Shape]) -> Shape:
+        where = branch.spans.get("node")
+        if branch.op == "concat":
+            spatial = outs[0].spatial
+            for out in outs[1:]:
+                if out.rank != outs[0].rank or not Shape((*out.spatial, ONE)).same(Shape((*spatial, ONE))):
+                    raise ShapeError(
+                        f"concat needs branches of the same spatial size, not {outs[0]} and {out}",
+                        where,
+                        hint="concat joins along the channels (the last dimension)",
+                    )
+            return Shape((*spatial, add([o.channels for o in outs])))
+        first = outs[0]
+        for out in outs[1:]:
+            if out.same(first):
+                continue
+            if branch.op == "mul" and _broadcasts(out, first):
+                continue
+            if branch.op == "mul" and _broadcasts(first, out):
+                first = out
+                continue
+            what = (
+                "a residual's chain must give back its input's shape"
+                if branch.residual
+                else f"{branch.op} needs branches of the same shape"
+            )
+            raise ShapeError(
+                f"{what}: {outs[0]} and {out}" if not branch.residual else f"{what}: in {outs[1]}, out {outs[0]}", where
+            )
+        return first
+
+    def call_once(self, call: Call, index: str, frozen: bool, depth: int, shape: Shape) -> Copies:
+        block = call.block
+        try:
+            bindings = call.bindings(shape.channels)
+            body = tuple(node.subs(bindings) for node in block.body)
+            children, out = self.chain(body, shape, index + ".", frozen, depth + 1)
+        except DeriveError as error:
+            raise _in_definition(error, call.spans.get("kind"), block) from None
+        counts = total_of(children)
+        return Copies(ONE, shape, out, counts, counts, tuple(children))
+
+    def skip_run(
+        self, run: SkipRun, shape: Shape, prefix: str, before: int, frozen: bool, depth: int
+    ) -> tuple[list[NodeResult], Shape]:
+        """Graves 2013, eqs. 1-3: the run's input feeds every layer of the run (eqs. 1-2), and
+        every layer of the run feeds the layer after it (eq. 3)."""
+        run_in = shape.channels
+        results: list[NodeResult] = []
+        outputs: list[sp.Expr] = []
+        written: list[str] = []
+        width = shape
+        for n, layer in enumerate(run.layers):
+            options = self.options(layer)
+            node_frozen = frozen or layer.frozen
+            once = functools.partial(self.layer_once, layer, options, node_frozen)
+            via_first = "" if n == 0 else _skip_via(width.channels, run_in)
+            first_in = width if n == 0 else width.with_channels(width.channels + run_in)
+            first = _with_via(once(first_in), via_first)
+            if n == 0 and self.state.via:
+                first = _with_via(first, self.state.via)
+                self.state.via = ""
+            copies = [first]
+            out = first.output.channels
+            if layer.repeat != 1:
+                rest = once(first.output.with_channels(out + run_in))
+                copies.append(
+                    replace(
+                        rest,
+                        count=layer.repeat - 1,
+                        counts=rest.counts.scaled(layer.repeat - 1),
+                        via=_skip_via(out, run_in),
+                    )
+                )
+            result = NodeResult(f"{prefix}{before + n + 1}", layer, tuple(copies), options, depth)
+            self.register(layer, result)
+            results.append(result)
+            outputs.append(layer.repeat * out)
+            written.append(sp.sstr(out) if layer.repeat == 1 else f"{sp.sstr(out)} × {sp.sstr(layer.repeat)}")
+            width = first.output
+        self.state.via = f"{' + '.join(written)}, the outputs of every layer of the run before it (skip connections)"
+        return results, width.with_channels(add(outputs))
+
+    # -- tied weights and labels --
+
+    def register(self, layer: Layer, result: NodeResult) -> None:
+        table: _Table | None = None
+        first = result.copies[0]
+        if layer.kind == "embed":
+            table = _Table(first.input.channels, first.output.channels, "embed")
+            if not result.options.get("tied"):
+                self.state.embeds.append(table)
+        elif layer.kind == "dense":
+            table = _Table(first.input.channels, first.output.channels, "dense")
+        if layer.label and table is not None:
+            self.state.labels[layer.label] = table
+
+    def check_tie(self, layer: Layer, shape: Shape, tied: object) -> None:
+        where = layer.spans.get("tied", layer.spans.get("kind"))
+        rows, cols = shape.channels, layer.size
+        assert cols is not None
+        if isinstance(tied, str):
+            table = self.state.labels.get(tied)
+            if table is None:
+                known = sorted(self.state.labels)
+                raise InvalidOptionError(
+                    f"'tied={tied}' names no earlier embed or dense labelled '{tied}'",
+                    where,
+                    hint=("labels so far: " + ", ".join(known))
+                    if known
+                    else "label a layer with 'as', e.g. embed 768 as tok",
+                )
+            if not (_equal(table.rows, rows) and _equal(table.cols, cols)) and not (
+                _equal(table.rows, cols) and _equal(table.cols, rows)
+            ):
+                raise InvalidOptionError(
+                    f"'{tied}' is {sp.sstr(table.rows)}×{sp.sstr(table.cols)}, but this layer maps "
+                    f"{sp.sstr(rows)} -> {sp.sstr(cols)}: shared weights need the same shape (up to transpose)",
+                    where,
+                )
+            return
+        # Bare `tied` (v1): reuse an embedding E (V × d) as the output layer's weight, so the
+        # layer must map d -> V (Press & Wolf 2017).
+        if any(_equal(rows, t.cols) and _equal(cols, t.rows) for t in self.state.embeds):
+            return
+        if not self.state.embeds:
+            raise InvalidOptionError(
+                "'tied' needs an embed layer before it to share weights with",
+                where,
+                hint="as in: in V -> embed d -> lstm d -> dense V (tied)",
+            )
+        shapes = ", ".join(f"{sp.sstr(t.rows)}×{sp.sstr(t.cols)}" for t in self.state.embeds)
+        raise InvalidOptionError(
+            f"'tied' needs an embed of shape {sp.sstr(cols)}×{sp.sstr(rows)} before it "
+            f"(this layer maps {sp.sstr(rows)} -> {sp.sstr(cols)})",
+            where,
+            hint=f"the embeds before it are {shapes}",
+        )
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:
-    return bool(sp.expand(a - b) == 0)
+    return a == b or bool(sp.expand(a - b) == 0)
 
 
-def derive_layers(network: Network, conv: Convention) -> tuple[LayerResult, ...]:
-    """Count every layer of ``network`` under ``conv``."""
-    results: list[LayerResult] = []
-    width = network.input
-    run_input: sp.Expr | None = None  # input of the current run of recurrent layers (skip)
-    run_outputs: sp.Expr = sp.Integer(0)
-    run_parts: list[str] = []  # the run's outputs as written, "700 × 5", for the reader
-    embeds: list[tuple[sp.Expr, sp.Expr]] = []
-    for index, layer in enumerate(network.layers, 1):
-        kind = layer.spec
-        options = layer.options.over(conv.options(kind.family).over(UNSET))
-        out = kind.output(layer.size, options)
-        first_via = rest_via = ""
-        if conv.skip and kind.recurrent:
-            # Graves 2013, eqs. 1-2: the run's input feeds every layer of the run.
-            if run_input is None:
-                run_input, run_outputs, run_parts, first = width, sp.Integer(0), [], width
-            else:
-                first = width + run_input
-                first_via = _skip_via(width, run_input)
-            rest = out + run_input
-            rest_via = _skip_via(out, run_input)
-            run_outputs += layer.repeat * out
-            run_parts.append(sp.sstr(out) if layer.repeat == 1 else f"{sp.sstr(out)} × {sp.sstr(layer.repeat)}")
-        else:
-            if run_input is not None:
-                # Graves 2013, eq. 3: every layer of the run feeds the layer after it.
-                first_via = (
-                    f"{' + '.join(run_parts)}, the outputs of every layer of the run before it (skip connections)"
-                )
-                width, run_input = run_outputs, None
-            first, rest = width, out
-        copies = [Copies(model.ONE, first, out, kind.params(first, layer.size, options), first_via)]
-        if layer.repeat != 1:
-            copies.append(Copies(layer.repeat - 1, rest, out, kind.params(rest, layer.size, options), rest_via))
-        if options.tied:
-            _check_tied(layer, first, embeds)
-        if kind.name == "embed":
-            embeds.append((first, layer.size))
-        results.append(LayerResult(index, layer, options, tuple(copies)))
-        width = out
-    return tuple(results)
+def _broadcasts(small: Shape, big: Shape) -> bool:
+    """A per-channel vector (C, or 1x1xC) that multiplies a map of C channels (SPEC §6, mul)."""
+    if not _equal(small.channels, big.channels):
+        return False
+    return small.rank == 1 or all(d == 1 for d in small.spatial)
+
+
+def _with_via(copies: Copies, via: str) -> Copies:
+    return replace(copies, via=via) if via else copies
 
 
 def _skip_via(before: sp.Expr, run_input: sp.Expr) -> str:
     return f"{sp.sstr(before)} from the layer before + {sp.sstr(run_input)} from the run's input (skip connection)"
 
 
-def _check_tied(layer: Layer, width: sp.Expr, embeds: list[tuple[sp.Expr, sp.Expr]]) -> None:
-    # Tying reuses an embedding E (V × d) as the output layer's weight, so that layer must map
-    # d -> V (Press & Wolf 2017, "Using the Output Embedding to Improve Language Models").
-    if any(_equal(width, d) and _equal(layer.size, v) for v, d in embeds):
-        return
-    shapes = ", ".join(f"{sp.sstr(v)}×{sp.sstr(d)}" for v, d in embeds)
-    raise InvalidOptionError(
-        f"'tied' needs an embed of shape {sp.sstr(layer.size)}×{sp.sstr(width)} before it "
-        f"(this layer maps {sp.sstr(width)} -> {sp.sstr(layer.size)})",
-        layer.spans.get("tied", layer.spans.get("kind")),
-        hint=f"the embeds before it are {shapes}",
-    )
-
-
-def closed_form(expr: sp.Expr, factored: sp.Expr | None = None) -> sp.Expr:
-    """A short closed form of a count: the shortest of its expanded, factored and collected forms.
-
-    >>> m, n = sp.symbols("m n", integer=True, positive=True)
-    >>> closed_form(4*m*n + 4*n**2 + 4*n)
-    4*n*(m + n + 1)
-    """
-    if not expr.free_symbols:
-        return expr
-    expanded = sp.expand(expr)
-    factored = tidy(expanded) if factored is None else factored
-    if factored.is_Mul:  # a product, 4*n*(m + n + 1): nothing is shorter
-        return factored
-    # Collected by the symbols of highest degree (the leading terms: h in 8*L*h**2 + ... ), with
-    # factor_terms tidying each coefficient (8*L - 4 -> 4*(2*L - 1)).
-    forms = [expanded, factored]
-    forms += [sp.collect(expanded, s, func=sp.factor_terms) for s in _leading_symbols(expanded)]
-    return min(forms, key=_size)
-
-
-def _leading_symbols(expanded: sp.Expr) -> list[sp.Symbol]:
-    degrees: dict[sp.Symbol, int] = {}
-    for term in sp.Add.make_args(expanded):
-        for base, exponent in term.as_powers_dict().items():
-            if isinstance(base, sp.Symbol) and exponent.is_Integer:
-                degrees[base] = max(degrees.get(base, 0), int(exponent))
-    top = max(degrees.values(), default=0)
-    return sorted((s for s, d in degrees.items() if d == top), key=str)
-
-
-def _size(form: sp.Expr) -> tuple[int, int]:
-    # Fewest terms first (the most collected form), then the fewest nodes.
-    return len(sp.Add.make_args(form)), sum(1 for _ in sp.preorder_traversal(form))
-
-
-def tidy(expr: sp.Expr) -> sp.Expr:
-    """A count as a reader wants it, cheaply: its common factors taken out, factor by factor.
-
-    Counts are sums of products of sizes, so taking out the content (``factor_terms``) finds
-    the products that matter without SymPy's polynomial factoring; a product (copies × each)
-    keeps its factors.
-
-    >>> h, L = sp.symbols("h L", integer=True, positive=True)
-    >>> tidy(205*h + 205)
-    205*(h + 1)
-    >>> tidy((L - 1)*(8*h**2 + 4*h))
-    4*h*(L - 1)*(2*h + 1)
-    """
-    if expr.is_Integer:
-        return expr
-    if expr.is_Mul:
-        return sp.Mul(*(tidy(cast(sp.Expr, factor)) for factor in expr.args))
-    return sp.factor_terms(sp.expand(expr))
-
-
-def short(n: int) -> str:
-    """A count to three significant figures: 21.2M, 4.46M, 164k, 48.
-
-    >>> [short(n) for n in (48, 164106, 999_999, 21_178_402, 6_477_824, 1_500_000_000)]
-    ['48', '164k', '1.00M', '21.2M', '6.48M', '1.50B']
-    """
-    if n < 1000:
-        return str(n)
-    digits = len(str(n))
-    scaled = _round_half_up(n, digits - 3)  # three significant figures, as an integer
-    if len(str(scaled)) > 3:  # 999,999 rounds up to 1,000k: carry into the next digit
-        digits += 1
-        scaled //= 10
-    group = (digits - 1) // 3
-    suffix = " kMBTPE"[group] if group < 7 else f"e{3 * group}"
-    point = digits - 3 * group  # digits before the decimal point: 1, 2 or 3
-    text = str(scaled)
-    return (text[:point] + ("." + text[point:] if point < 3 else "")) + suffix
-
-
-def _round_half_up(n: int, drop: int) -> int:
-    return (n + 5 * 10 ** (drop - 1)) // 10**drop if drop > 0 else n
-
-
-class Result:
-    """The derivation of one spec: per-layer counts, the total, and its closed form.
-
-    >>> r = count("in m -> lstm n")
-    >>> r.total
-    4*m*n + 4*n**2 + 4*n
-    >>> r.formula
-    4*n*(m + n + 1)
-    >>> r.subs(m=205, n=700).total
-    2536800
-    >>> int(count("in 3 -> lstm 2"))
-    48
-    """
-
-    def __init__(self, spec: str, network: Network, conv: Convention) -> None:
-        self.spec = spec
-        self.network = network
-        self.convention = conv
-        self.layers: tuple[LayerResult, ...] = derive_layers(network, conv)
-        self._tidied: dict[sp.Expr, sp.Expr] = {}
-
-    @functools.cached_property
-    def total(self) -> sp.Expr:
-        """The total count, expanded: an exact SymPy Integer when no symbol is left."""
-        total = add(layer.params for layer in self.layers)
-        return total if total.is_Integer else sp.expand(total)
-
-    @functools.cached_property
-    def formula(self) -> sp.Expr:
-        """The total as a short closed form (collected, or factored where that is shorter)."""
-        if self.total.is_Integer:
-            return self.total
-        return closed_form(self.total, factored=self.tidy(self.total))
-
-    def tidy(self, expr: sp.Expr) -> sp.Expr:
-        """:func:`tidy` of ``expr``, computed once per result (a one-layer row is the total)."""
-        if expr.is_Integer:
-            return expr
-        if expr not in self._tidied:
-            self._tidied[expr] = tidy(expr)
-        return self._tidied[expr]
-
-    @property
-    def symbols(self) -> list[sp.Symbol]:
-        """The symbols still free, sorted by name."""
-        return self.network.symbols
-
-    @property
-    def short(self) -> str | None:
-        """The total to three significant figures (``21.2M``), or ``None`` while symbolic."""
-        return short(int(self.total)) if self.total.is_Integer else None
-
-    def subs(self, **sizes: int | sp.Expr) -> Result:
-        """The same derivation with symbols bound to sizes (positive integers or expressions).
-
-        Raises :class:`~derive.errors.UnknownNameError` for a name the spec does not use.
-        """
-        known = {s.name: s for s in self.symbols}
-        bindings: dict[sp.Symbol, sp.Expr] = {}
-        for name, value in sizes.items():
-            if name not in known:
-                have = ", ".join(known) or "none"
-                raise UnknownNameError(
-                    f"the spec has no symbol '{name}'{did_you_mean(name, known)}", hint=f"its symbols: {have}"
-                )
-            if isinstance(value, bool) or not isinstance(value, int | sp.Expr):
-                raise TypeError(f"{name} must be an int or a SymPy expression, not {type(value).__name__}")
-            bindings[known[name]] = sp.Integer(value) if isinstance(value, int) else value
-        try:
-            return Result(self.spec, self.network.subs(bindings), self.convention)
-        except DeriveError as error:
-            raise error.with_source(self.spec) from None
-
-    def __int__(self) -> int:
-        if not self.total.is_Integer:
-            names = ", ".join(s.name for s in self.symbols)
-            raise UnboundSymbolError(
-                f"the count still has free symbols ({names})",
-                hint="bind them with .subs(name=value) or --set name=value",
-            )
-        return int(self.total)
-
-    def __index__(self) -> int:
-        return int(self)
-
-    def __repr__(self) -> str:
-        return f"<Result {self.spec!r} using {self.convention.name}: {sp.sstr(self.formula)}>"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form of the result (see ``docs/cli.md``)."""
-        from .render import as_dict
-
-        return as_dict(self)
-
-    def text(self) -> str:
-        """The per-layer table, the closed form and the total, as the CLI prints them."""
-        from .render import text
-
-        return text(self)
-
-    def latex(self, standalone: bool = False) -> str:
-        """The derivation as an amsmath ``align*`` block, or a whole document (``standalone``)."""
-        from . import render
-
-        return render.standalone(self) if standalone else render.latex(self)
-
-    def markdown(self) -> str:
-        """The per-layer table and total as GitHub Markdown."""
-        from .render import markdown
-
-        return markdown(self)
-
-    def explain(self) -> str:
-        """Each layer's count term by term, naming where each term comes from."""
-        from .render import explain
-
-        return explain(self)
-
-    def explain_dict(self) -> dict[str, Any]:
-        """The JSON form of :meth:`explain`: :meth:`as_dict` with each copy's terms."""
-        from .render import explain_dict
-
-        return explain_dict(self)
-
-    def _repr_markdown_(self) -> str:  # Jupyter
-        return self.markdown()
-
-    def _repr_latex_(self) -> str:  # Jupyter, when Markdown is not shown
-        return "$$" + self.latex().replace("align*", "aligned") + "$$"
-
-
-def count(spec: str | Network, convention: str | None = None) -> Result:
-    """Parse ``spec`` (unless it is already a :class:`~derive.model.Network`) and count it.
-
-    ``convention`` names a convention (default: the spec's ``using``, else ``keras``). Giving
-    one that contradicts the spec's ``using`` is an error.
-
-    >>> count("in 39 -> lstm 1024 x3 -> dense 34").total
-    21178402
-    >>> count("in 205 -> lstm 700 x5 -> dense 205", "graves2013").total
-    21252205
-    """
-    from .parse import parse
-
-    if isinstance(spec, Network):
-        network, text = spec, spec.dsl()
-    else:
-        network, text = parse(spec), spec
-    try:
-        return Result(text, network, _choose(network, convention))
-    except DeriveError as error:
-        raise error.with_source(text) from None
-
-
-def _choose(network: Network, name: str | None) -> Convention:
-    written = network.convention
-    if name is None or written is None:
-        return convention(written if name is None else name)
-    wanted, used = convention(name), convention(written)
-    if wanted is not used:
-        raise InvalidOptionError(
-            f"the spec says 'using {written}' but the convention {name} was asked for",
-            network.spans.get("using"),
-            hint="drop one of the two",
-        )
-    return used
-
-
-@dataclass(frozen=True)
-class Difference:
-    """How one layer's count differs under ``convention`` from the base convention's."""
-
-    convention: str
-    params: sp.Expr
-    causes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LayerComparison:
-    """One layer under every compared convention: its counts and what makes them differ."""
-
-    index: int
-    name: str
-    params: dict[str, sp.Expr]
-    differences: tuple[Difference, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One spec counted under several conventions, the first of them the base."""
-
-    spec: str
-    results: dict[str, Result]
-
-    @property
-    def totals(self) -> dict[str, sp.Expr]:
-        """Each convention's total."""
-        return {name: r.total for name, r in self.results.items()}
-
-    @property
-    def base(self) -> str:
-        """The convention the others are compared with."""
-        return next(iter(self.results))
-
-    def text(self) -> str:
-        """The totals side by side and each layer's differences, as the CLI prints them."""
-        from .render import compare_text
-
-        return compare_text(self)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form: ``{"compare": {convention: total}, "layers": [...]}``."""
-        from .render import compare_dict
-
-        return compare_dict(self)
-
-    @functools.cached_property
-    def layers(self) -> tuple[LayerComparison, ...]:
-        """Per layer, each convention's count and, where it differs from the base, why."""
-        base = self.results[self.base]
-        found = []
-        for n, layer in enumerate(base.layers):
-            others = {name: r.layers[n] for name, r in self.results.items()}
-            differences = tuple(
-                Difference(name, sp.expand(other.params - layer.params), _causes(layer, other))
-                for name, other in others.items()
-                if name != self.base and sp.expand(other.params - layer.params) != 0
-            )
-            found.append(
-                LayerComparison(
-                    layer.index,
-                    f"{layer.kind.name} {model.dsl_size(layer.layer.size)}",
-                    {name: sp.expand(other.params) for name, other in others.items()},
-                    differences,
-                )
-            )
-        return tuple(found)
-
-
-def generic_terms(layer: LayerResult) -> dict[str, Term]:
-    """The terms of one copy of ``layer`` in the symbols i, h, r, p, by name."""
-    return {t.name: t for t in layer.kind.terms(WIDTH, SIZE, _generic_options(layer.options))}
-
-
-def _causes(base: LayerResult, other: LayerResult) -> tuple[str, ...]:
-    """Why ``other`` counts differently from ``base``: the terms that differ, then the widths."""
-    causes = []
-    mine, theirs = generic_terms(base), generic_terms(other)
-    per = " per direction" if base.kind.directions > 1 else ""
-    per += " per copy" if base.repeat != 1 else ""
-    for name in [*mine, *(n for n in theirs if n not in mine)]:
-        a = mine[name].value if name in mine else sp.Integer(0)
-        b = theirs[name].value if name in theirs else sp.Integer(0)
-        if sp.expand(a - b) == 0:
-            continue
-        change = sp.expand(b - a)
-        sign = "+" if change.could_extract_minus_sign() is False else ""
-        what = theirs[name].why if name in theirs else f"no {name}"
-        causes.append(f"{name}: {sign}{sp.sstr(change)}{per} — {what}")
-    for mine_copies, their_copies in zip(base.copies, other.copies, strict=True):
-        if sp.expand(mine_copies.input - their_copies.input) != 0:
-            which = "first copy" if mine_copies is base.copies[0] else "other copies"
-            if len(base.copies) == 1:
-                which = "input"
-            via = f": {their_copies.via}" if their_copies.via else ""
-            causes.append(f"{which} {sp.sstr(their_copies.input)} wide instead of {sp.sstr(mine_copies.input)}{via}")
-    return tuple(causes)
-
-
-def compare(
-    spec: str | Network, conventions: Sequence[str] | None = None, sizes: Mapping[str, int] | None = None
-) -> Comparison:
-    """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
-
-    ``sizes`` binds symbols, as :meth:`Result.subs` does.
-
-    A ``using`` clause in the spec is ignored here: comparing is choosing conventions.
-
-    >>> c = compare("in 3 -> lstm 2", ["keras", "pytorch"])
-    >>> c.totals
-    {'keras': 48, 'pytorch': 56}
-    >>> c.layers[0].differences[0].causes
-    ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
-    """
-    from .parse import parse
-
-    network, text = (spec, spec.dsl()) if isinstance(spec, Network) else (parse(spec), spec)
-    network = replace(network, convention=None)
-    names = conventions or list(CONVENTIONS)
-    try:
-        chosen = [convention(name) for name in names]
-        results = {c.name: Result(text, network, c) for c in chosen}
-    except DeriveError as error:
-        raise error.with_source(text) from None
-    return Comparison(text, {name: r.subs(**sizes) if sizes else r for name, r in results.items()})
+def _join(a: str | None, b: str | None) -> str | None:
+    return f"{a}.{b}" if a and b else a or b
+
+
+def _at(error: DeriveError, span: Span | None) -> DeriveError:
+    if error.span is None:
+        error.span = span
+    return error
+
+
+def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> DeriveError:
+    """An error inside a block or net's body, shown at the call and in the definition (for
+    nested calls, each definition in turn, innermost first)."""
+    inner = error.span
+    error.span = call
+    kind = "block" if hasattr(definition, "body") else "net"
+    origin = definition.origin or ""
+    error.note(f"in the body of {kind} {definition.name}, here:", inner, definition.source, origin)
+    return error
+
+
+def derive_program(program: Program, convention: Convention) -> tuple[PartResult, ...]:
+    """Count every part of ``program`` under ``convention``."""
+    return _Deriver(convention).parts(program)
+
+
+__all__ = [
+    "LEGEND",
+    "Copies",
+    "Counts",
+    "LayerResult",
+    "NodeResult",
+    "PartResult",
+    "closed_form",
+    "derive_program",
+    "generic_terms",
+    "short",
+    "shown_formula",
+    "tidy",
+]

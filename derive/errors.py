@@ -55,6 +55,16 @@ def lookup(name: str, names: Mapping[str, str], what: str, span: Span | None = N
     return canonical
 
 
+@dataclass(frozen=True)
+class Note:
+    """A second place an error shows: a message, a span, and the text the span is in."""
+
+    message: str
+    span: Span | None
+    source: str
+    origin: str = ""
+
+
 class DeriveError(Exception):
     """The root of every error derive raises on bad input.
 
@@ -75,6 +85,12 @@ class DeriveError(Exception):
         self.span = span
         self.hint = hint
         self.source = source
+        self.notes: list[Note] = []
+
+    def note(self, message: str, span: Span | None, source: str, origin: str = "") -> DeriveError:
+        """Add a second place to show (where a block was defined, for an error in its body)."""
+        self.notes.append(Note(message, span, source, origin))
+        return self
 
     @property
     def line(self) -> int | None:
@@ -105,6 +121,12 @@ class DeriveError(Exception):
                 out.extend(_caret(self.source, self.span, number))
         if self.hint:
             out.append(f"  = {self.hint}")
+        for note in self.notes:
+            out.append(f"  = {note.message}")
+            if note.span is not None:
+                where = f"{note.origin}, " if note.origin else ""
+                out.append(f"  --> {where}line {note.span.line}, column {note.span.column}")
+                out.extend(_caret(note.source, note.span, note.span.line))
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -147,6 +169,10 @@ class InvalidSizeError(DeriveError, ValueError):
 
 class InvalidOptionError(DeriveError, ValueError):
     """An option that does not apply to its layer, has a bad value, or cannot hold (``tied``)."""
+
+
+class ShapeError(DeriveError, ValueError):
+    """A layer that cannot take the shape it is given, or branches whose shapes do not fit."""
 
 
 class UnboundSymbolError(DeriveError, TypeError):

@@ -1,202 +1,170 @@
-"""Model: a network as typed, frozen dataclasses, validated on construction.
+"""Model: a program as a tree of typed, frozen nodes, validated on construction.
 
 The parse stage builds these from the parse tree; a Python user may build them directly. Sizes,
-repeat counts and projection widths are SymPy expressions over positive-integer symbols, so a
+repeat counts and option values are SymPy expressions over positive-integer symbols, so a
 model is exact whether it is numeric (``lstm 700``) or symbolic (``lstm h x L``).
+
+A :class:`Program` holds parts (:class:`Part`, or a :class:`NetCall` of a :class:`NetDef`);
+a part is an input :class:`Shape` and a chain of nodes: :class:`Layer` (a built-in kind),
+:class:`Call` (a user or prelude block), :class:`Group` (``[ ... ] xN``) and :class:`Branch`
+(``add/concat/mul { ... | ... }``, of which ``residual [ ... ]`` is one). Layer kinds live in
+:mod:`derive.kinds`; this module knows them only through the registry.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
 
 import sympy as sp
 
-from .errors import InvalidOptionError, InvalidSizeError, Span, UnknownNameError, did_you_mean, lookup
-from .kinds import KIND_NAMES, KINDS, Kind
+from .errors import InvalidOptionError, InvalidSizeError, Span, SpecSyntaxError, UnknownNameError, did_you_mean
+from .kinds import KINDS, SHORTHANDS, Kind, kind_named
+from .shapes import (
+    INPUT_CHANNELS,
+    MAX_LAYERS,
+    ONE,
+    RESERVED,
+    Shape,
+    as_size,
+    check_size,
+    dsl_size,
+    symbol,
+)
+from .shapes import MAX_DIGITS as MAX_DIGITS
+from .shapes import MAX_LENGTH as MAX_LENGTH
+from .shapes import MAX_NESTING as MAX_NESTING
+from .shapes import free_symbols as _free
+from .shapes import substitute as _subs
 
-ONE = sp.Integer(1)
-
-# Limits on one spec, so that no input can make derive hang or run out of memory; each is a
-# clear error where it is exceeded (docs/errors.md). Sizes of hundreds of digits stay exact.
-MAX_LENGTH = 200_000  #: characters in one spec
-MAX_NESTING = 100  #: parentheses inside one another
-MAX_DIGITS = 1_000  #: digits in one number, written or computed (a size, a repeat count)
-MAX_LAYERS = 10_000  #: layers written in one spec (a repeat xN counts once, whatever N is)
-_MAX_BITS = 3322  # 10**1000 < 2**3322
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# --- options ---------------------------------------------------------------------------------
 
 
-def symbol(name: str) -> sp.Symbol:
-    """The size symbol ``name``: a positive integer. ``name`` must be an identifier."""
-    if not _IDENTIFIER.match(name):
-        raise UnknownNameError(f"'{name}' is not a valid symbol name (letters, digits, _)")
-    return sp.Symbol(name, integer=True, positive=True)
+def option_value(kind: Kind, name: str, value: object, span: Span | None) -> object:
+    """The value of option ``name`` of ``kind`` as written (``None`` when bare), checked.
 
-
-def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.Expr:
-    """``value`` if it can be a positive integer; an :class:`InvalidSizeError` if it cannot.
-
-    A number must be a positive integer. An expression of symbols passes unless SymPy can
-    prove it is not a positive integer (``-n``, ``n/2`` of a non-integer, ...): a symbolic
-    size is checked again, exactly, once numbers are bound to its symbols.
+    Flags are ``True``/``False``; words (``bias=none``) are strings; widths are sizes; labels
+    (``tied=tok``) are strings. A word where a width belongs (``proj=none``) is an error.
     """
-    value = sp.Integer(value) if isinstance(value, int) else value
-    if not isinstance(value, sp.Expr):
-        raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
-    for number in value.atoms(sp.Rational):
-        if max(abs(number.p), number.q).bit_length() > _MAX_BITS:
-            raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
-    if value.is_positive is False or value.is_integer is False:
-        shown = sp.sstr(value)
-        raise InvalidSizeError(f"{what} must be a positive integer, not {shown}", span, hint=_size_hint(value))
-    return value
-
-
-def _size_hint(value: sp.Expr) -> str:
-    if value.is_Rational and not value.is_Integer:
-        return "sizes are whole numbers; a division must come out even"
-    return "sizes, repeat counts and projection widths are at least 1"
-
-
-@dataclass(frozen=True)
-class Options:
-    """A layer's options; ``None`` means "take the convention's default".
-
-    ``bias`` is ``"none"``, ``"single"`` or ``"double"`` bias vectors per gate; ``peephole``
-    adds LSTM peepholes; ``proj`` and ``nproj`` are the LSTM's recurrent and non-recurrent
-    projection widths; ``reset_after`` is the GRU variant; ``tied`` makes a dense layer reuse
-    an earlier embedding's weight.
-    """
-
-    bias: str | None = None
-    peephole: bool | None = None
-    proj: sp.Expr | None = None
-    nproj: sp.Expr | None = None
-    reset_after: bool | None = None
-    tied: bool | None = None
-
-    def __post_init__(self) -> None:
-        # Options built in Python get the checks the parser gives written ones.
-        if self.bias is not None and self.bias not in BIASES:
-            raise InvalidOptionError(f"bias is one of {', '.join(BIASES)}, not {self.bias!r}")
-        for name in ("peephole", "reset_after", "tied"):
-            if getattr(self, name) not in (None, True, False):
-                raise InvalidOptionError(f"{name} is True, False or None, not {getattr(self, name)!r}")
-        for name in ("proj", "nproj"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, check_size(getattr(self, name), name))
-
-    def given(self) -> dict[str, Any]:
-        """The options that are set, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
-
-    def over(self, defaults: Options) -> Options:
-        """These options, with ``defaults`` filling what is not set."""
-        return replace(defaults, **self.given())
-
-
-BIASES = ("none", "single", "double")
-
-#: What is left when neither the layer nor the convention sets an option.
-UNSET = Options(bias="none", peephole=False, reset_after=False, tied=False)
-
-#: How each option is written: its allowed words, ``bool`` for a flag, ``"size"`` for a width.
-OPTION_VALUES: dict[str, tuple[str, ...] | type | str] = {
-    "bias": BIASES,
-    "peephole": bool,
-    "proj": "size",
-    "nproj": "size",
-    "reset_after": bool,
-    "tied": bool,
-}
-#: Options written as one bare word with a fixed value.
-OPTION_SHORTHANDS: dict[str, tuple[str, object]] = {"nobias": ("bias", "none")}
-_BOOLEANS = {"true": True, "false": False}
-
-
-def option(name: str, value: sp.Expr | None, span: Span | None = None) -> tuple[str, object]:
-    """The option ``name`` written with ``value`` (``None`` when bare), as (field, value).
-
-    Raises :class:`UnknownNameError` for an unknown name and :class:`InvalidOptionError` for a
-    value of the wrong form.
-    """
-    name = name.lower()
-    if name in OPTION_SHORTHANDS:
-        if value is not None:
-            raise InvalidOptionError(f"'{name}' takes no value", span)
-        return OPTION_SHORTHANDS[name]
-    if name not in OPTION_VALUES:
-        names = [*OPTION_VALUES, *OPTION_SHORTHANDS]
-        raise UnknownNameError(
-            f"unknown option '{name}'{did_you_mean(name, names)}",
-            span,
-            hint="options are " + ", ".join(names),
-        )
-    form = OPTION_VALUES[name]
-    if form == "size":
-        if value is None:
-            raise InvalidOptionError(f"'{name}' needs a width, as in {name}=256", span)
-        return name, check_size(value, f"{name}", span)
-    word = value.name.lower() if isinstance(value, sp.Symbol) else None
-    if form is bool:
-        if value is None:
-            return name, True
-        if word in _BOOLEANS:
-            return name, _BOOLEANS[word]
+    spec = kind.options[name]
+    word = value.name if isinstance(value, sp.Symbol) else value if isinstance(value, str) else None
+    if spec.form == "flag":
+        if value is None or value is True:
+            return True
+        if value is False:
+            return False
+        if word is not None and word.lower() in ("true", "false"):
+            return word.lower() == "true"
         raise InvalidOptionError(
-            f"'{name}' is true or false, not {sp.sstr(value)}", span, hint=f"write {name} or {name}=false"
+            f"'{name}' is true or false, not {_shown(value)}", span, hint=f"write {name} or {name}=false"
         )
-    assert isinstance(form, tuple)
-    if word in form:
-        return name, word
-    shown = "nothing" if value is None else sp.sstr(value)
+    if spec.form == "size":
+        if word is not None and word.lower() in spec.words:
+            return word.lower()
+        if value is None or value is True:
+            raise InvalidOptionError(f"'{name}' needs a width, as in {name}=256", span)
+        if word is not None and word.lower() in RESERVED:
+            raise InvalidOptionError(f"'{name}' is a width, not the word {word}", span, hint=f"as in {name}=256")
+        return as_size(value, f"{name}", span)
+    if spec.form == "label":
+        if value is None or value is True:
+            return True
+        if word is not None and word.lower() in ("true", "false"):
+            return word.lower() == "true"
+        if word is not None:
+            return word
+        raise InvalidOptionError(f"'{name}' names a layer labelled with 'as', not {_shown(value)}", span)
+    choices = spec.form
+    if word is not None and word.lower() in choices:
+        return word.lower()
+    if value is None and spec.bare is not None:
+        return spec.bare
     raise InvalidOptionError(
-        f"'{name}' is one of {', '.join(form)}, not {shown}" + (did_you_mean(word, form) if word else ""),
+        f"'{name}' is one of {', '.join(choices)}, not {'nothing' if value is None else _shown(value)}"
+        + (did_you_mean(word, choices) if word else ""),
         span,
     )
 
 
-def kind_named(name: str, span: Span | None = None) -> Kind:
-    """The layer kind called ``name`` (or an alias of it)."""
-    return KINDS[lookup(name, KIND_NAMES, "layer kind", span)]
+def _shown(value: object) -> str:
+    return sp.sstr(value) if isinstance(value, sp.Basic) else str(value)
+
+
+def _dsl_option(name: str, value: object) -> str:
+    if value is True:
+        return name
+    if isinstance(value, sp.Expr):
+        return f"{name}={dsl_size(value)}"
+    return f"{name}={str(value).lower()}"
+
+
+def _options_text(options: Mapping[str, object], frozen: bool) -> str:
+    words = [_dsl_option(k, v) for k, v in options.items()]
+    if frozen:
+        words.append("frozen")
+    return f" ({', '.join(words)})" if words else ""
+
+
+def _tail(repeat: sp.Expr, label: str | None) -> str:
+    text = "" if repeat == 1 else f" x{dsl_size(repeat)}"
+    return text + (f" as {label}" if label else "")
+
+
+# --- nodes -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Layer:
-    """``KIND SIZE (OPTIONS) xREPEAT``: ``repeat`` copies chained, each ``size`` wide.
+    """``KIND [SIZE] [(OPTIONS)] [xREPEAT] [as LABEL]``: ``repeat`` copies chained.
 
-    ``spans`` records where each part was written (keys ``layer``, ``kind``, ``size``,
-    ``repeat`` and option names), so that later stages can point at it.
+    ``options`` holds what was written (the convention fills the rest); ``frozen`` moves the
+    layer's parameters to non-trainable. ``spans`` records where each part was written (keys
+    ``layer``, ``kind``, ``size``, ``repeat`` and option names), so that errors can point at it.
     """
 
     kind: str
-    size: sp.Expr
-    options: Options = Options()
+    size: sp.Expr | None = None
+    options: Mapping[str, object] = field(default_factory=dict)
     repeat: sp.Expr = ONE
+    label: str | None = None
+    frozen: bool = False
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         kind = kind_named(self.kind, self.spans.get("kind"))
         object.__setattr__(self, "kind", kind.name)
-        object.__setattr__(self, "size", check_size(self.size, f"the size of {kind.name}", self.spans.get("size")))
-        object.__setattr__(self, "repeat", check_size(self.repeat, "a repeat count", self.spans.get("repeat")))
-        for name, value in self.options.given().items():
-            span = self.spans.get(name, self.spans.get("kind"))
-            if name not in kind.options:
-                takes = ", ".join(sorted(kind.options)) or "no options"
-                raise InvalidOptionError(
-                    f"option '{name}' does not apply to {kind.name}", span, hint=f"{kind.name} takes {takes}"
+        where = self.spans.get("kind")
+        if kind.sized and self.size is None:
+            raise InvalidSizeError(f"{kind.name} needs a size, as in {kind.name} 64", where)
+        if not kind.sized and self.size is not None:
+            raise InvalidSizeError(
+                f"{kind.name} takes no size", self.spans.get("size", where), hint=f"write {kind.name} alone"
+            )
+        if self.size is not None:
+            object.__setattr__(self, "size", as_size(self.size, f"the size of {kind.name}", self.spans.get("size")))
+        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+        checked: dict[str, object] = {}
+        for name, value in dict(self.options).items():
+            span = self.spans.get(name, where)
+            if isinstance(name, str) and name.lower() in SHORTHANDS:  # nobias = bias=none
+                if value not in (None, True):
+                    raise InvalidOptionError(f"'{name}' takes no value", span)
+                name, value = SHORTHANDS[name.lower()]
+            if not isinstance(name, str) or name.lower() not in kind.options:
+                takes = ", ".join(kind.options) or "no options"
+                raise UnknownNameError(
+                    f"{kind.name} has no option '{name}'{did_you_mean(str(name), kind.options)}",
+                    span,
+                    hint=f"{kind.name} takes {takes}",
                 )
-            if name == "bias" and value not in kind.biases:
-                raise InvalidOptionError(
-                    f"{kind.name} has no bias={value}", span, hint=f"{kind.name} takes bias=" + "|".join(kind.biases)
-                )
-        if self.options.tied and self.repeat != 1:
+            canonical = name.lower()
+            checked[canonical] = option_value(kind, canonical, value, span)
+        object.__setattr__(self, "options", checked)
+        kind.check(checked, self.spans)
+        if checked.get("tied") and self.repeat != 1:
             raise InvalidOptionError(
-                "a tied layer cannot be repeated", self.spans.get("repeat"), hint="tie one dense layer to one embed"
+                "a tied layer cannot be repeated", self.spans.get("repeat"), hint="tie one layer to one table"
             )
 
     @property
@@ -207,94 +175,431 @@ class Layer:
     @property
     def free_symbols(self) -> set[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
-        exprs = [self.size, self.repeat, self.options.proj, self.options.nproj]
-        return {s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol)}
+        return _free([self.size, self.repeat, *(v for v in self.options.values() if isinstance(v, sp.Expr))])
+
+    @property
+    def name(self) -> str:
+        """``lstm 700``: the kind and size, as written."""
+        return self.kind if self.size is None else f"{self.kind} {dsl_size(self.size)}"
 
     def dsl(self) -> str:
-        """The layer written in the DSL."""
-        words = [f"{self.kind} {dsl_size(self.size)}"]
-        given = self.options.given()
-        if given:
-            words.append("(" + ", ".join(_dsl_option(k, v) for k, v in given.items()) + ")")
-        if self.repeat != 1:
-            words.append(f"x{dsl_size(self.repeat)}")
-        return " ".join(words)
+        """The layer written in the language."""
+        return self.name + _options_text(self.options, self.frozen) + _tail(self.repeat, self.label)
 
-    def subs(self, bindings: Mapping[Any, sp.Expr]) -> Layer:
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Layer:
         """This layer with symbols replaced (and checked again)."""
-        o = self.options
+        if not bindings:
+            return self
         return replace(
             self,
-            size=self.size.subs(bindings),
-            repeat=self.repeat.subs(bindings),
-            options=replace(
-                o,
-                proj=None if o.proj is None else o.proj.subs(bindings),
-                nproj=None if o.nproj is None else o.nproj.subs(bindings),
-            ),
+            size=None if self.size is None else _subs(self.size, bindings),
+            repeat=_subs(self.repeat, bindings),
+            options={k: _subs(v, bindings) if isinstance(v, sp.Expr) else v for k, v in self.options.items()},
         )
 
 
 @dataclass(frozen=True)
-class Network:
-    """``in INPUT -> layer -> layer ... [using CONVENTION]``."""
+class Group:
+    """``[ CHAIN ] xN``: the chain repeated, each copy feeding the next."""
 
-    input: sp.Expr
-    layers: tuple[Layer, ...]
-    convention: str | None = None
+    chain: tuple[Node, ...]
+    repeat: sp.Expr = ONE
+    label: str | None = None
+    frozen: bool = False
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input", check_size(self.input, "the input width", self.spans.get("input")))
-        object.__setattr__(self, "layers", tuple(self.layers))
-        if not self.layers:
-            raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
-        if len(self.layers) > MAX_LAYERS:
-            raise InvalidSizeError(
-                f"the spec has {len(self.layers):,} layers; the limit is {MAX_LAYERS:,}",
-                self.layers[MAX_LAYERS].spans.get("layer"),
-                hint="write a repeated layer once with xN (lstm 700 x5000): it costs the same for any N",
-            )
-        for n, layer in enumerate(self.layers):
-            if layer.options.tied and not any(earlier.kind == "embed" for earlier in self.layers[:n]):
-                raise InvalidOptionError(
-                    "'tied' needs an embed layer before it to share weights with",
-                    layer.spans.get("tied", layer.spans.get("kind")),
-                    hint="as in: in V -> embed d -> lstm d -> dense V (tied)",
-                )
+        object.__setattr__(self, "chain", tuple(self.chain))
+        if not self.chain:
+            raise SpecSyntaxError("a group needs at least one element", self.spans.get("node"))
+        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
 
     @property
-    def symbols(self) -> list[sp.Symbol]:
-        """The free symbols, sorted by name."""
-        found = {s for s in self.input.free_symbols if isinstance(s, sp.Symbol)}
-        found = found.union(*(layer.free_symbols for layer in self.layers))
-        return sorted(found, key=lambda s: s.name)
+    def name(self) -> str:
+        """``[ ... ]`` as the table shows it."""
+        return "[...]"
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        """The symbols of the group and its chain."""
+        return _free([self.repeat]).union(*(n.free_symbols for n in self.chain))
 
     def dsl(self) -> str:
-        """The network written in the DSL.
+        """The group written in the language."""
+        body = " -> ".join(n.dsl() for n in self.chain)
+        return f"[{body}]" + _options_text({}, self.frozen) + _tail(self.repeat, self.label)
 
-        >>> Network(sp.Integer(3), (Layer("lstm", sp.Integer(2), Options(peephole=True)),)).dsl()
-        'in 3 -> lstm 2 (peephole)'
-        """
-        text = " -> ".join([f"in {dsl_size(self.input)}", *(layer.dsl() for layer in self.layers)])
-        return text + (f" using {self.convention}" if self.convention else "")
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Group:
+        """This group with symbols replaced."""
+        if not bindings:
+            return self
+        return replace(self, chain=tuple(n.subs(bindings) for n in self.chain), repeat=_subs(self.repeat, bindings))
 
-    def subs(self, bindings: Mapping[Any, sp.Expr]) -> Network:
-        """This network with symbols replaced (and checked again)."""
+
+BRANCH_OPS = ("add", "concat", "mul")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """``add { A | B }``, ``concat { ... }``, ``mul { ... }``: every branch gets the same input.
+
+    An empty branch is the identity (``id``). ``residual [A]`` is ``add { A | id }`` with
+    ``residual`` set, so that it is written back as the user wrote it.
+    """
+
+    op: str
+    branches: tuple[tuple[Node, ...], ...]
+    repeat: sp.Expr = ONE
+    label: str | None = None
+    frozen: bool = False
+    residual: bool = False
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        op = self.op.lower()
+        if op not in BRANCH_OPS:
+            raise UnknownNameError(f"unknown branch '{self.op}'{did_you_mean(op, BRANCH_OPS)}", self.spans.get("op"))
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "branches", tuple(tuple(b) for b in self.branches))
+        if len(self.branches) < 2:
+            raise SpecSyntaxError(f"{op} needs at least two branches, separated by |", self.spans.get("node"))
+        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+
+    @property
+    def name(self) -> str:
+        """``residual`` or ``add {...}`` as the table shows it."""
+        return "residual" if self.residual else f"{self.op} {{...}}"
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        """The symbols of every branch."""
+        return _free([self.repeat]).union(*(n.free_symbols for b in self.branches for n in b))
+
+    def dsl(self) -> str:
+        """The branch written in the language."""
+        bodies = [" -> ".join(n.dsl() for n in b) or "id" for b in self.branches]
+        text = f"residual [{bodies[0]}]" if self.residual else f"{self.op} {{{' | '.join(bodies)}}}"
+        return text + _options_text({}, self.frozen) + _tail(self.repeat, self.label)
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Branch:
+        """This branch with symbols replaced."""
+        if not bindings:
+            return self
         return replace(
-            self, input=self.input.subs(bindings), layers=tuple(layer.subs(bindings) for layer in self.layers)
+            self,
+            branches=tuple(tuple(n.subs(bindings) for n in b) for b in self.branches),
+            repeat=_subs(self.repeat, bindings),
         )
 
 
-def dsl_size(value: sp.Expr) -> str:
-    """A size as the DSL writes it: ``700``, ``n``, or ``(4*d)``."""
-    text = sp.sstr(value)
-    return text if value.is_Atom else f"({text})"
+@dataclass(frozen=True)
+class Param:
+    """A block or net parameter: its name and default (``None``: the caller must give it)."""
+
+    name: str
+    default: sp.Expr | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
-def _dsl_option(name: str, value: object) -> str:
-    if value is True:
-        return name
-    if isinstance(value, sp.Expr):
-        return f"{name}={dsl_size(value)}"
-    return f"{name}={str(value).lower()}"
+@dataclass(frozen=True)
+class BlockDef:
+    """``block NAME [SIZEPARAM] [(OPTION[=DEFAULT], ...)] = CHAIN``: a new kind.
+
+    ``source`` is the text the definition was written in (a program, or the prelude), so that
+    an error inside the body can be shown there too.
+    """
+
+    name: str
+    size_param: str | None
+    params: tuple[Param, ...]
+    body: tuple[Node, ...]
+    source: str = field(default="", compare=False, repr=False)
+    origin: str = field(default="", compare=False, repr=False)
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def sized(self) -> bool:
+        """Whether a call gives a size."""
+        return self.size_param is not None
+
+    def dsl(self) -> str:
+        """The definition written in the language."""
+        head = f"block {self.name}" + (f" {self.size_param}" if self.size_param else "")
+        return head + _params_text(self.params) + " = " + " -> ".join(n.dsl() for n in self.body)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a block: ``NAME [SIZE] [(OPTION=VALUE, ...)] [xN] [as LABEL]``."""
+
+    block: BlockDef
+    size: sp.Expr | None = None
+    args: Mapping[str, sp.Expr] = field(default_factory=dict)
+    repeat: sp.Expr = ONE
+    label: str | None = None
+    frozen: bool = False
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        where = self.spans.get("kind")
+        block = self.block
+        if block.sized and self.size is None:
+            raise InvalidSizeError(f"block {block.name} needs a size ({block.size_param})", where)
+        if not block.sized and self.size is not None:
+            raise InvalidSizeError(f"block {block.name} takes no size", self.spans.get("size", where))
+        if self.size is not None:
+            object.__setattr__(self, "size", as_size(self.size, f"the size of {block.name}", self.spans.get("size")))
+        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+        object.__setattr__(self, "args", _check_args(block.name, block.params, self.args, self.spans, where))
+
+    @property
+    def name(self) -> str:
+        """``basic 128`` as written, without options."""
+        return self.block.name if self.size is None else f"{self.block.name} {dsl_size(self.size)}"
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        """The symbols of the call's size, repeat and arguments."""
+        return _free([self.size, self.repeat, *self.args.values()])
+
+    def dsl(self) -> str:
+        """The call written in the language."""
+        return self.name + _options_text(self.args, self.frozen) + _tail(self.repeat, self.label)
+
+    def bindings(self, channels: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
+        """The body's symbols bound for this call on an input of ``channels``: the size
+        parameter, every option (defaults evaluated after the caller's values) and ``in``."""
+        given: dict[sp.Symbol, sp.Expr] = {INPUT_CHANNELS: channels}
+        if self.block.size_param is not None and self.size is not None:
+            given[symbol(self.block.size_param)] = self.size
+        given.update({symbol(k): v for k, v in self.args.items()})
+        return resolve_defaults(self.block.params, given)
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Call:
+        """This call with symbols replaced."""
+        if not bindings:
+            return self
+        return replace(
+            self,
+            size=None if self.size is None else _subs(self.size, bindings),
+            args={k: _subs(v, bindings) for k, v in self.args.items()},
+            repeat=_subs(self.repeat, bindings),
+        )
+
+
+def resolve_defaults(params: Sequence[Param], given: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+    """``given`` with every missing parameter's default, evaluated after the given values (so
+    that ``ff=4*d`` follows an overridden ``d``); defaults may refer to one another in any order."""
+    pending = {symbol(p.name): p for p in params if symbol(p.name) not in given}
+    bound = dict(given)
+    while pending:
+        progress = False
+        for sym, param in list(pending.items()):
+            assert param.default is not None  # checked when the call was made
+            needs = {s for s in param.default.free_symbols if s in pending and s != sym}
+            if needs:
+                continue
+            bound[sym] = check_size(_subs(param.default, bound), f"option {param.name}", param.span)
+            del pending[sym]
+            progress = True
+        if not progress:
+            names = ", ".join(p.name for p in pending.values())
+            first = next(iter(pending.values()))
+            raise InvalidOptionError(f"the defaults of {names} refer to one another in a circle", first.span)
+    return bound
+
+
+def _check_args(
+    name: str, params: Sequence[Param], args: Mapping[str, object], spans: Mapping[str, Span], where: Span | None
+) -> dict[str, sp.Expr]:
+    known = {p.name: p for p in params}
+    checked: dict[str, sp.Expr] = {}
+    for key, value in dict(args).items():
+        span = spans.get(key, where)
+        if key not in known:
+            takes = ", ".join(known) or "no options"
+            raise UnknownNameError(
+                f"{name} has no option '{key}'{did_you_mean(key, known)}", span, hint=f"{name} takes {takes}"
+            )
+        if value is None or value is True:
+            raise InvalidOptionError(f"option '{key}' of {name} needs a value, as in {key}=4", span)
+        word = value.name if isinstance(value, sp.Symbol) else None
+        if word is not None and word.lower() in RESERVED:
+            raise InvalidOptionError(f"option '{key}' of {name} is a size, not the word {word}", span)
+        checked[key] = as_size(value, f"option {key} of {name}", span)
+    missing = [p.name for p in params if p.default is None and p.name not in checked]
+    if missing:
+        raise InvalidOptionError(
+            f"{name} needs a value for {', '.join(missing)}", where, hint=f"as in {name} ({missing[0]}=...)"
+        )
+    return checked
+
+
+def _params_text(params: Sequence[Param]) -> str:
+    if not params:
+        return ""
+    words = [p.name if p.default is None else f"{p.name}={dsl_size(p.default)}" for p in params]
+    return " (" + ", ".join(words) + ")"
+
+
+Node: TypeAlias = "Layer | Group | Branch | Call"
+
+
+@dataclass(frozen=True)
+class Part:
+    """``[LABEL:] in SHAPE -> CHAIN``: one network; a program's parts are summed."""
+
+    input: Shape
+    chain: tuple[Node, ...]
+    label: str | None = None
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        given: object = self.input
+        if not isinstance(given, Shape):  # a width, or a tuple of dimensions, built in Python
+            object.__setattr__(self, "input", Shape.of(*given) if isinstance(given, tuple) else Shape.of(given))  # type: ignore[arg-type]
+        object.__setattr__(self, "chain", tuple(self.chain))
+        if not self.chain:
+            raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        """The symbols of the input and the chain."""
+        return _free(list(self.input.dims)).union(*(n.free_symbols for n in self.chain))
+
+    def dsl(self) -> str:
+        """The part written in the language."""
+        head = (f"{self.label}: " if self.label else "") + f"in {self.input}"
+        return " -> ".join([head, *(n.dsl() for n in self.chain)])
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Part:
+        """This part with symbols replaced."""
+        if not bindings:
+            return self
+        return replace(self, input=self.input.subs(bindings), chain=tuple(n.subs(bindings) for n in self.chain))
+
+
+@dataclass(frozen=True)
+class NetDef:
+    """``net NAME [(OPTION=DEFAULT, ...)] = PART`` or ``= { PART ; PART ... }``."""
+
+    name: str
+    params: tuple[Param, ...]
+    parts: tuple[Part | NetCall, ...]
+    source: str = field(default="", compare=False, repr=False)
+    origin: str = field(default="", compare=False, repr=False)
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def dsl(self) -> str:
+        """The definition written in the language."""
+        body = " ; ".join(p.dsl() for p in self.parts)
+        return (
+            f"net {self.name}" + _params_text(self.params) + " = " + (f"{{ {body} }}" if len(self.parts) > 1 else body)
+        )
+
+
+@dataclass(frozen=True)
+class NetCall:
+    """A net called as a part: ``[LABEL:] NAME [(OPTION=VALUE, ...)]``."""
+
+    net: NetDef
+    args: Mapping[str, sp.Expr] = field(default_factory=dict)
+    label: str | None = None
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "args", _check_args(self.net.name, self.net.params, self.args, self.spans, self.spans.get("kind"))
+        )
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        """The symbols of the call's values."""
+        return _free(list(self.args.values()))
+
+    def bindings(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every option of the net bound: the caller's values, then the defaults."""
+        return resolve_defaults(self.net.params, {symbol(k): v for k, v in self.args.items()})
+
+    def dsl(self) -> str:
+        """The call written in the language."""
+        return (f"{self.label}: " if self.label else "") + self.net.name + _options_text(self.args, False)
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> NetCall:
+        """This call with symbols replaced."""
+        if not bindings:
+            return self
+        return replace(self, args={k: _subs(v, bindings) for k, v in self.args.items()})
+
+
+@dataclass(frozen=True)
+class Program:
+    """Parts summed, under one convention, with symbols bound by ``where``.
+
+    ``definitions`` are the blocks and nets the program itself defines (not the prelude's).
+    """
+
+    parts: tuple[Part | NetCall, ...]
+    convention: str | None = None
+    where: Mapping[str, sp.Expr] = field(default_factory=dict)
+    definitions: tuple[BlockDef | NetDef, ...] = ()
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(self.parts))
+        if not self.parts:
+            raise SpecSyntaxError(
+                "the program defines blocks or nets but counts nothing",
+                self.spans.get("program"),
+                hint="add a part: in SHAPE -> ..., or call a net",
+            )
+        where = {}
+        for name, value in dict(self.where).items():
+            symbol(name)
+            where[name] = as_size(value, f"the value of {name}", self.spans.get(f"where:{name}"))
+        object.__setattr__(self, "where", where)
+        layers = sum(_count_layers(p.chain) for p in self.parts if isinstance(p, Part))
+        if layers > MAX_LAYERS:
+            raise InvalidSizeError(
+                f"the spec has {layers:,} layers; the limit is {MAX_LAYERS:,}",
+                self.spans.get("program"),
+                hint="write a repeated layer once with xN (lstm 700 x5000): it costs the same for any N",
+            )
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        """The free symbols (``where`` bindings included), sorted by name."""
+        found: set[sp.Symbol] = set().union(*(p.free_symbols for p in self.parts))
+        found.discard(INPUT_CHANNELS)
+        return sorted(found, key=lambda s: s.name)
+
+    def dsl(self) -> str:
+        """The program written in the language (definitions first)."""
+        statements = [d.dsl() for d in self.definitions] + [p.dsl() for p in self.parts]
+        text = " ; ".join(statements)
+        text += f" using {self.convention}" if self.convention else ""
+        if self.where:
+            text += " where " + ", ".join(f"{k} = {dsl_size(v)}" for k, v in self.where.items())
+        return text
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Program:
+        """This program with symbols replaced (and checked again)."""
+        if not bindings:
+            return self
+        return replace(self, parts=tuple(p.subs(bindings) for p in self.parts))
+
+
+def _count_layers(chain: Sequence[Any]) -> int:
+    total = 0
+    for node in chain:
+        if isinstance(node, Group):
+            total += _count_layers(node.chain)
+        elif isinstance(node, Branch):
+            total += sum(_count_layers(b) for b in node.branches)
+        else:
+            total += 1
+    return total
+
+
+#: v1's name for a one-part program.
+Network = Program

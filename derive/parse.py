@@ -1,8 +1,10 @@
-"""Parse: DSL text to a :class:`~derive.model.Network`.
+"""Parse: program text to a :class:`~derive.model.Program`.
 
 The grammar lives in ``grammar/derive.lark`` (installed as package data of ``derive.grammar``)
 and is the single source of truth for the syntax; the LALR parser is built once, on first use.
-The transformer below is a thin mapping, one method per rule or alias. SymPy objects are built
+The transformer below is a thin mapping, one method per rule or alias, into plain records;
+:class:`_Resolver` then builds the model in statement order, so that each name (a built-in
+kind, a block, a net) is looked up in the scope where it was written. SymPy objects are built
 from the parse tree only: user text never reaches ``sympify`` or ``eval``.
 
 Lark's errors are caught here and raised again as :class:`~derive.errors.SpecSyntaxError`
@@ -12,7 +14,9 @@ with the place, what was expected, and the closest valid word.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,16 +26,29 @@ from lark import Lark, Token, Transformer_NonRecursive, UnexpectedInput, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from . import model
+from . import shapes
 from .conventions import convention
-from .errors import DeriveError, InvalidOptionError, InvalidSizeError, Span, SpecSyntaxError, closest, span_at
-from .model import Layer, Network, Options
+from .errors import (
+    DeriveError,
+    InvalidOptionError,
+    InvalidSizeError,
+    Span,
+    SpecSyntaxError,
+    UnknownNameError,
+    closest,
+    did_you_mean,
+    span_at,
+)
+from .kinds import KIND_NAMES, KINDS
+from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
+from .shapes import INPUT_CHANNELS, Shape
 
 GRAMMAR_FILE = "derive.lark"
+PRELUDE_FILE = "prelude.derive"
 
 
 def grammar_text() -> str:
-    """The text of the DSL's grammar."""
+    """The text of the language's grammar."""
     try:
         return resources.files("derive.grammar").joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
     except ModuleNotFoundError:  # a source checkout used without installing it
@@ -40,14 +57,14 @@ def grammar_text() -> str:
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser for the DSL, built on first use.
+    """The LALR parser for the language, built on first use.
 
     Lark keeps the built tables in a cache file (in the temporary directory, keyed by the
     grammar's hash and Lark's version), which saves a cold start ~20 ms; without a writable
     temporary directory it is built each time.
     """
     options: dict[str, Any] = {
-        "start": "network",
+        "start": "program",
         "parser": "lalr",
         "propagate_positions": True,
         "maybe_placeholders": True,
@@ -58,41 +75,131 @@ def parser() -> Lark:
         return Lark(grammar_text(), **options)
 
 
-def parse(text: str) -> Network:
-    """Parse a spec into a :class:`~derive.model.Network`.
+# --- scopes ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    """The blocks and nets visible to a program: the prelude's, then the program's own.
+
+    A scope made with :meth:`child` sees its parent's definitions and may shadow them (a
+    program's ``block basic`` hides the prelude's ``basic`` for that program only).
+    """
+
+    blocks: dict[str, BlockDef] = field(default_factory=dict)
+    nets: dict[str, NetDef] = field(default_factory=dict)
+    parent: Scope | None = None
+
+    def child(self) -> Scope:
+        """A new scope on top of this one."""
+        return Scope(parent=self)
+
+    def block(self, name: str) -> BlockDef | None:
+        """The block called ``name`` here or in a parent scope."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.blocks:
+                return scope.blocks[name]
+            scope = scope.parent
+        return None
+
+    def net(self, name: str) -> NetDef | None:
+        """The net called ``name`` here or in a parent scope."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.nets:
+                return scope.nets[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """Every visible block name and net name, nearest first."""
+        blocks: dict[str, None] = {}
+        nets: dict[str, None] = {}
+        scope: Scope | None = self
+        while scope is not None:
+            blocks.update(dict.fromkeys(scope.blocks))
+            nets.update(dict.fromkeys(scope.nets))
+            scope = scope.parent
+        return list(blocks), list(nets)
+
+    def define(self, definition: BlockDef | NetDef) -> None:
+        """Add a definition to this scope."""
+        if isinstance(definition, BlockDef):
+            self.blocks[definition.name] = definition
+        else:
+            self.nets[definition.name] = definition
+
+
+def prelude_text() -> str:
+    """The text of the bundled prelude: the standard blocks and nets, in the language."""
+    return resources.files("derive").joinpath(PRELUDE_FILE).read_text(encoding="utf-8")
+
+
+@functools.cache
+def prelude() -> Scope:
+    """The bundled prelude's definitions, parsed on first use."""
+    return load(prelude_text(), origin="prelude", parent=None)
+
+
+def load(text: str, origin: str = "prelude", parent: Scope | None = None) -> Scope:
+    """A scope of the definitions in ``text`` (a file of blocks and nets, no parts needed),
+    on top of ``parent``."""
+    scope = Scope(parent=parent)
+    _parse(text, scope, origin=origin, definitions_only=True)  # defines into scope as it goes
+    return scope
+
+
+def parse(text: str, prelude_scope: Scope | None = None) -> Program:
+    """Parse a program into a :class:`~derive.model.Program`.
 
     >>> net = parse("in 205 -> lstm 700 x5 -> dense 205")
-    >>> [(layer.kind, layer.size, layer.repeat) for layer in net.layers]
+    >>> [(layer.kind, layer.size, layer.repeat) for layer in net.parts[0].chain]
     [('lstm', 700, 5), ('dense', 205, 1)]
 
-    Raises a :class:`~derive.errors.DeriveError` (with the line, column and a caret) for text
-    that is not a valid spec.
+    ``prelude_scope`` gives the definitions visible to the program (default: the bundled
+    prelude). Raises a :class:`~derive.errors.DeriveError` (with the line, column and a caret)
+    for text that is not a valid program.
     """
+    if not isinstance(text, str):
+        raise SpecSyntaxError(
+            f"a spec is a str, not {type(text).__name__}",
+            hint="derive.count('in 205 -> lstm 700'); for a torch module or a Keras model, count its spec",
+        )
+    scope = (prelude() if prelude_scope is None else prelude_scope).child()
+    return _parse(text, scope)
+
+
+def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = False) -> Program:
     try:
         _check_limits(text)
         try:
             tree = parser().parse(text)
         except UnexpectedInput as error:
             raise _syntax_error(error, text) from None
+        except RecursionError:
+            raise SpecSyntaxError(
+                "the spec is nested too deeply", hint=f"at most {shapes.MAX_NESTING} levels"
+            ) from None
         try:
-            result = _ToModel().transform(tree)
+            raw = _ToRecords().transform(tree)
         except VisitError as error:
             if isinstance(error.orig_exc, DeriveError):
                 raise error.orig_exc from None
             raise
-        assert isinstance(result, Network)
-        return result
+        assert isinstance(raw, _Program)
+        return _Resolver(text, scope, origin).program(raw, definitions_only)
     except DeriveError as error:
         raise error.with_source(text) from None
 
 
 def _check_limits(text: str) -> None:
-    """Refuse a spec longer, or more deeply nested, than derive's limits (see model.py)."""
-    if len(text) > model.MAX_LENGTH:
+    """Refuse a spec longer, or more deeply nested, than derive's limits (see shapes.py)."""
+    if len(text) > shapes.MAX_LENGTH:
         raise SpecSyntaxError(
-            f"the spec is {len(text):,} characters long; the limit is {model.MAX_LENGTH:,}",
-            span_at(text, model.MAX_LENGTH),
-            hint="one spec describes one network; give several specs one per line with -",
+            f"the spec is {len(text):,} characters long; the limit is {shapes.MAX_LENGTH:,}",
+            span_at(text, shapes.MAX_LENGTH),
+            hint="one spec describes one program; give several specs one per line with -",
         )
     depth = 0
     comment = False
@@ -101,12 +208,15 @@ def _check_limits(text: str) -> None:
             comment = char != "\n"
         elif char == "#":
             comment = True
-        elif char == "(":
+        elif char in "([{":
             depth += 1
-            if depth > model.MAX_NESTING:
-                raise SpecSyntaxError(f"parentheses nested more than {model.MAX_NESTING} deep", span_at(text, position))
-        elif char == ")":
+            if depth > shapes.MAX_NESTING:
+                raise SpecSyntaxError(f"brackets nested more than {shapes.MAX_NESTING} deep", span_at(text, position))
+        elif char in ")]}":
             depth -= 1
+
+
+# --- parse tree to records -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -117,23 +227,116 @@ class _Located:
     span: Span
 
 
+@dataclass(frozen=True)
+class _Option:
+    name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
+    value: _Located | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class _Layer:
+    name: str
+    name_span: Span
+    size: _Located | None
+
+
+@dataclass(frozen=True)
+class _Group:
+    chain: tuple[_Element, ...]
+
+
+@dataclass(frozen=True)
+class _Branch:
+    op: str
+    chains: tuple[tuple[_Element, ...], ...]
+    residual: bool
+
+
+@dataclass(frozen=True)
+class _Element:
+    node: _Layer | _Group | _Branch
+    options: tuple[tuple[_Option, ...], ...]
+    repeat: _Located | None
+    label: tuple[str, Span] | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class _Part:
+    label: tuple[str, Span] | None
+    shape: tuple[_Located, ...]
+    chain: tuple[_Element, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class _NetCall:
+    label: tuple[str, Span] | None
+    name: str
+    name_span: Span
+    options: tuple[_Option, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    default: _Located | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class _BlockDef:
+    name: str
+    name_span: Span
+    size_param: tuple[str, Span] | None
+    params: tuple[_Param, ...]
+    body: tuple[_Element, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class _NetDef:
+    name: str
+    name_span: Span
+    params: tuple[_Param, ...]
+    parts: tuple[_Part | _NetCall, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class _Program:
+    statements: tuple[_Part | _NetCall | _BlockDef | _NetDef, ...]
+    using: tuple[str, Span] | None
+    where: tuple[tuple[str, _Located, Span], ...]
+    span: Span
+
+
 def _span(meta: Meta | Token) -> Span:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)  # type: ignore[arg-type]
 
 
-class _ToModel(Transformer_NonRecursive[Token, Any]):
-    """Parse tree to model: one method per rule of the grammar."""
+def _name(token: Token) -> tuple[str, Span]:
+    return str(token), _span(token)
+
+
+class _ToRecords(Transformer_NonRecursive[Token, Any]):
+    """Parse tree to records: one method per rule of the grammar."""
 
     def integer(self, children: list[Token]) -> sp.Expr:
         token = children[0]
-        if len(token) > model.MAX_DIGITS:
+        if len(token) > shapes.MAX_DIGITS:
             raise InvalidSizeError(
-                f"a number of {len(token):,} digits; the limit is {model.MAX_DIGITS:,}", _span(token)
+                f"a number of {len(token):,} digits; the limit is {shapes.MAX_DIGITS:,}", _span(token)
             )
-        return sp.Integer(int(token))
+        return sp.Integer(int(str(token).replace("_", "")))
 
     def symbol(self, children: list[Token]) -> sp.Expr:
-        return model.symbol(str(children[0]))
+        return shapes.symbol(str(children[0]))
+
+    def input_channels(self, children: list[Token]) -> sp.Expr:
+        return INPUT_CHANNELS
 
     def add(self, children: list[sp.Expr]) -> sp.Expr:
         return children[0] + children[1]
@@ -157,51 +360,436 @@ class _ToModel(Transformer_NonRecursive[Token, Any]):
     def size(self, meta: Meta, children: list[sp.Expr]) -> _Located:
         return _Located(children[0], _span(meta))
 
-    def repeat(self, children: list[_Located]) -> _Located:
-        return children[0]
+    bare_size = size
+
+    def repeat(self, children: list[_Located]) -> tuple[str, _Located]:
+        return "repeat", children[0]
+
+    def label(self, children: list[Token]) -> tuple[str, tuple[str, Span]]:
+        return "label", _name(children[0])
 
     @v_args(meta=True)
-    def option(self, meta: Meta, children: list[Any]) -> tuple[str, object, Span]:
+    def option(self, meta: Meta, children: list[Any]) -> _Option:
         name, value = children
         span = _span(meta)
-        field, parsed = model.option(str(name), None if value is None else value.value, span)
-        return field, parsed, span
+        if isinstance(name, sp.Expr):  # `sum` is inlined: wrap it with its place
+            name = _Located(name, span)
+        return _Option(name, value, span)
 
-    def options(self, children: list[Any]) -> list[tuple[str, object, Span]]:
-        return [child for child in children if child is not None]
+    def options(self, children: list[Any]) -> tuple[str, tuple[_Option, ...]]:
+        return "options", tuple(child for child in children if child is not None)
 
     @v_args(meta=True)
-    def layer(self, meta: Meta, children: list[Any]) -> Layer:
-        kind, size, options, repeat = children
-        spans = {"layer": _span(meta), "kind": _span(kind), "size": size.span}
-        given: dict[str, object] = {}
-        for field, value, span in options or []:
-            if field in given:
-                raise InvalidOptionError(f"option '{field}' is given twice", span)
-            given[field] = value
-            spans[field] = span
-        if repeat is not None:
-            spans["repeat"] = repeat.span
-        return Layer(
-            kind=str(kind),
-            size=size.value,
-            options=Options(**given),  # type: ignore[arg-type]
-            repeat=model.ONE if repeat is None else repeat.value,
-            spans=spans,
+    def layer(self, meta: Meta, children: list[Any]) -> _Layer:
+        name, size = children
+        return _Layer(str(name), _span(name), size)
+
+    def group(self, children: list[Any]) -> _Group:
+        return _Group(tuple(children[0]))
+
+    def residual(self, children: list[Any]) -> _Branch:
+        return _Branch("add", (tuple(children[0]), ()), True)
+
+    def branch(self, children: list[Any]) -> _Branch:
+        op, *chains = children
+        return _Branch(str(op).lower(), tuple(tuple(c) for c in chains), False)
+
+    def chain(self, children: list[_Element]) -> tuple[_Element, ...]:
+        return tuple(children)
+
+    @v_args(meta=True)
+    def element(self, meta: Meta, children: list[Any]) -> _Element:
+        node, *posts = children
+        options: list[tuple[_Option, ...]] = []
+        repeat: _Located | None = None
+        label: tuple[str, Span] | None = None
+        for what, value in posts:
+            if what == "options":
+                if repeat is not None or label is not None:
+                    raise SpecSyntaxError(
+                        "options come right after the layer, before xN and 'as'", value[0].span if value else None
+                    )
+                options.append(value)
+            elif what == "repeat":
+                if repeat is not None:
+                    raise SpecSyntaxError(
+                        "a repeat count is given twice",
+                        value.span,
+                        hint="a size named x... goes in parentheses: dense (xs) x3",
+                    )
+                repeat = value
+            else:
+                if label is not None:
+                    raise SpecSyntaxError("a label is given twice", value[1])
+                label = value
+        return _Element(node, tuple(options), repeat, label, _span(meta))
+
+    @v_args(meta=True)
+    def shape(self, meta: Meta, children: list[_Located]) -> tuple[_Located, ...]:
+        return tuple(children)
+
+    @v_args(meta=True)
+    def part(self, meta: Meta, children: list[Any]) -> _Part:
+        label, shape, *rest = children
+        elements = tuple(child for child in rest if isinstance(child, _Element))
+        return _Part(None if label is None else _name(label), shape, elements, _span(meta))
+
+    @v_args(meta=True)
+    def net_call(self, meta: Meta, children: list[Any]) -> _NetCall:
+        label, name, options = children
+        opts = options[1] if options else ()
+        return _NetCall(None if label is None else _name(label), str(name), _span(name), opts, _span(meta))
+
+    @v_args(meta=True)
+    def param(self, meta: Meta, children: list[Any]) -> _Param:
+        name, default = children
+        return _Param(str(name), default, _span(meta))
+
+    def params(self, children: list[Any]) -> tuple[_Param, ...]:
+        return tuple(child for child in children if child is not None)
+
+    @v_args(meta=True)
+    def block_def(self, meta: Meta, children: list[Any]) -> _BlockDef:
+        name, size_param, params, body = children
+        return _BlockDef(
+            str(name),
+            _span(name),
+            None if size_param is None else _name(size_param),
+            params or (),
+            tuple(body),
+            _span(meta),
         )
 
-    def using(self, children: list[Token]) -> tuple[str, Span]:
-        name = children[0]
-        return convention(str(name), _span(name)).name, _span(name)
+    @v_args(meta=True)
+    def net_def(self, meta: Meta, children: list[Any]) -> _NetDef:
+        name, params, *parts = children
+        return _NetDef(str(name), _span(name), params or (), tuple(parts), _span(meta))
 
     @v_args(meta=True)
-    def network(self, meta: Meta, children: list[Any]) -> Network:
-        size, *rest, using = children
-        layers = tuple(child for child in rest if isinstance(child, Layer))
-        spans = {"network": _span(meta), "input": size.span}
-        if using is not None:
-            spans["using"] = using[1]
-        return Network(size.value, layers, using[0] if using else None, spans)
+    def using(self, meta: Meta, children: list[Token]) -> tuple[str, tuple[str, Span]]:
+        return "using", _name(children[-1])
+
+    @v_args(meta=True)
+    def binding(self, meta: Meta, children: list[Any]) -> tuple[str, _Located, Span]:
+        name, value = children
+        return str(name), value, _span(meta)
+
+    def where(self, children: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return "where", tuple(child for child in children if isinstance(child, tuple))
+
+    @v_args(meta=True)
+    def program(self, meta: Meta, children: list[Any]) -> _Program:
+        statements = []
+        using: tuple[str, Span] | None = None
+        where: list[tuple[str, _Located, Span]] = []
+        for child in children:
+            if isinstance(child, tuple) and child and child[0] == "using":
+                if using is not None:
+                    raise SpecSyntaxError("'using' is given twice", child[1][1])
+                using = child[1]
+            elif isinstance(child, tuple) and child and child[0] == "where":
+                where.extend(child[1])
+            else:
+                statements.append(child)
+        return _Program(tuple(statements), using, tuple(where), _span(meta))
+
+
+# --- records to model ------------------------------------------------------------------------
+
+_FROZEN = "frozen"
+
+
+class _Resolver:
+    """Records to model nodes, statement by statement, each name looked up where it was written."""
+
+    def __init__(self, text: str, scope: Scope, origin: str) -> None:
+        self.text = text
+        self.scope = scope
+        self.origin = origin
+        self.allowed: set[str] | None = None  # inside a definition: the names its body may use
+        self.defining: str | None = None
+
+    def program(self, raw: _Program, definitions_only: bool) -> Program:
+        parts: list[Part | NetCall] = []
+        definitions: list[BlockDef | NetDef] = []
+        if len(raw.statements) > shapes.MAX_STATEMENTS:
+            raise SpecSyntaxError(
+                f"the program has {len(raw.statements):,} statements; the limit is {shapes.MAX_STATEMENTS:,}",
+                raw.statements[shapes.MAX_STATEMENTS].span,
+            )
+        for statement in raw.statements:
+            if isinstance(statement, (_BlockDef, _NetDef)):
+                definition = self.definition(statement)
+                self.scope.define(definition)
+                definitions.append(definition)
+            elif definitions_only:
+                raise SpecSyntaxError(
+                    "a prelude holds only block and net definitions",
+                    statement.span,
+                    hint="count it with derive instead",
+                )
+            else:
+                parts.append(self.part(statement))
+        where: dict[str, sp.Expr] = {}
+        spans: dict[str, Span] = {"program": raw.span}
+        for name, value, span in raw.where:
+            if name in where and where[name] != value.value:
+                raise InvalidSizeError(
+                    f"'{name}' is bound twice, to {sp.sstr(where[name])} and {sp.sstr(value.value)}", span
+                )
+            if value.value.free_symbols:
+                raise InvalidSizeError(f"'where' binds {name} to a number, not {sp.sstr(value.value)}", value.span)
+            where[name] = value.value
+            spans[f"where:{name}"] = value.span
+        conv = None
+        if raw.using is not None:
+            conv = convention(raw.using[0], raw.using[1]).name
+            spans["using"] = raw.using[1]
+        if definitions_only:
+            return tuple(definitions)  # type: ignore[return-value]
+        program = Program(tuple(parts), conv, where, tuple(definitions), spans)
+        names = {s.name for s in program.symbols}
+        for name in where:
+            if name not in names:
+                raise UnknownNameError(
+                    f"'where' binds {name}, which the program does not use{did_you_mean(name, names)}",
+                    spans[f"where:{name}"],
+                )
+        return program
+
+    # -- definitions --
+
+    def definition(self, raw: _BlockDef | _NetDef) -> BlockDef | NetDef:
+        if raw.name.lower() in KIND_NAMES:
+            raise InvalidOptionError(
+                f"'{raw.name}' is a built-in layer kind and cannot be redefined",
+                raw.name_span,
+                hint="choose another name",
+            )
+        params = []
+        seen: set[str] = set()
+        for p in raw.params:
+            if p.name in seen:
+                raise InvalidOptionError(f"option '{p.name}' is listed twice", p.span)
+            seen.add(p.name)
+            params.append(p)
+        size_param = raw.size_param if isinstance(raw, _BlockDef) else None
+        size_name = size_param[0] if size_param else None
+        allowed = {p.name for p in params} | ({size_name} if size_name else set())
+        if size_param and size_param[0] in {p.name for p in params}:
+            raise InvalidOptionError(f"'{size_param[0]}' is both the size and an option", size_param[1])
+        self.allowed, self.defining = allowed, raw.name
+        try:
+            model_params = tuple(
+                Param(p.name, None if p.default is None else self.size(p.default, "a default"), p.span) for p in params
+            )
+            if isinstance(raw, _BlockDef):
+                body = self.chain(raw.body)
+                return BlockDef(
+                    raw.name,
+                    size_name,
+                    model_params,
+                    body,
+                    self.text,
+                    self.origin,
+                    {"name": raw.name_span, "def": raw.span},
+                )
+            parts = tuple(self.part(p) for p in raw.parts)
+            return NetDef(
+                raw.name, model_params, parts, self.text, self.origin, {"name": raw.name_span, "def": raw.span}
+            )
+        finally:
+            self.allowed, self.defining = None, None
+
+    def size(self, located: _Located, what: str) -> sp.Expr:
+        """A size as written, checked against the names a definition's body may use."""
+        value = located.value
+        names = {s.name for s in value.free_symbols if isinstance(s, sp.Symbol)}
+        if INPUT_CHANNELS.name in names and self.allowed is None:
+            raise InvalidSizeError(
+                "'in' is a size only inside a block's body (the channels it is called on)", located.span
+            )
+        if self.allowed is not None:
+            for name in sorted(names - self.allowed - {INPUT_CHANNELS.name}):
+                known = sorted(self.allowed)
+                raise UnknownNameError(
+                    f"'{name}' is not a parameter of {self.defining}{did_you_mean(name, known)}",
+                    located.span,
+                    hint=f"its parameters: {', '.join(known) or 'none'}; 'in' is the input's channels",
+                )
+        words = [n for n in names if n.lower() in shapes.RESERVED]
+        if words:
+            raise InvalidSizeError(f"{what} must be a size, not the word {words[0]}", located.span)
+        return shapes.check_size(value, what, located.span)
+
+    # -- parts and chains --
+
+    def part(self, raw: _Part | _NetCall) -> Part | NetCall:
+        label = None if raw.label is None else raw.label[0]
+        if isinstance(raw, _NetCall):
+            net = self.scope.net(raw.name)
+            if net is None:
+                raise self._unknown(raw.name, raw.name_span, "net")
+            args, spans = self._args(raw.options, {"kind": raw.name_span, "call": raw.span})
+            return NetCall(net, args, label, spans)
+        dims = tuple(self.size(d, "a dimension of the input") for d in raw.shape)
+        return Part(Shape(dims), self.chain(raw.chain), label, {"part": raw.span, "input": raw.shape[0].span})
+
+    def chain(self, raw: Iterable[_Element]) -> tuple[Node, ...]:
+        return tuple(self.element(e) for e in raw)
+
+    def element(self, raw: _Element) -> Node:
+        repeat = shapes.ONE if raw.repeat is None else self.size(raw.repeat, "a repeat count")
+        label = None if raw.label is None else raw.label[0]
+        spans: dict[str, Span] = {"node": raw.span}
+        if raw.repeat is not None:
+            spans["repeat"] = raw.repeat.span
+        if raw.label is not None:
+            spans["label"] = raw.label[1]
+        node = raw.node
+        groups = list(raw.options)
+        if isinstance(node, _Layer):
+            return self.call(node, groups, repeat, label, spans, raw.repeat)
+        frozen = False
+        for group in groups:
+            for option in group:
+                if _option_name(option) != _FROZEN:
+                    raise InvalidOptionError(
+                        "a group, residual or branch takes only the option 'frozen'",
+                        option.span,
+                        hint="options of layers go after the layer",
+                    )
+                frozen = True
+        if isinstance(node, _Group):
+            return Group(self.chain(node.chain), repeat, label, frozen, spans)
+        branches = tuple(self.chain(c) for c in node.chains)
+        branches = tuple(() if _is_identity(b) else b for b in branches)
+        return Branch(node.op, branches, repeat, label, frozen, node.residual, spans)
+
+    def call(
+        self,
+        node: _Layer,
+        groups: list[tuple[_Option, ...]],
+        repeat: sp.Expr,
+        label: str | None,
+        spans: dict[str, Span],
+        raw_repeat: _Located | None = None,
+    ) -> Node:
+        name = node.name
+        spans["kind"] = node.name_span
+        if self.defining is not None and name == self.defining:
+            raise InvalidOptionError(f"block {name} calls itself: a definition cannot be recursive", node.name_span)
+        block = self.scope.block(name)
+        kind = KINDS.get(KIND_NAMES.get(name.lower(), "")) if block is None else None
+        if block is None and kind is None:
+            raise self._unknown(name, node.name_span, "layer kind")
+        sized = block.sized if block is not None else kind.sized  # type: ignore[union-attr]
+        size = None if node.size is None else self.size(node.size, f"the size of {name}")
+        if node.size is not None:
+            spans["size"] = node.size.span
+        # `dense (4*d)`: a size in parentheses reads as one. `relu (frozen)`: an option.
+        if size is None and sized and groups and len(groups[0]) == 1 and groups[0][0].value is None:
+            first = groups.pop(0)[0]
+            size = self.size(first.name, f"the size of {name}")
+            spans["size"] = first.span
+        # `dense x1`: the lexer read a repeat; with no size before it, it is the symbol x1.
+        if (
+            size is None
+            and sized
+            and raw_repeat is not None
+            and self.text[raw_repeat.span.start - 1 : raw_repeat.span.start] in ("x", "X")
+        ):
+            word = "x" + self.text[raw_repeat.span.start : raw_repeat.span.end]
+            if shapes.IDENTIFIER.match(word):
+                size = self.size(_Located(shapes.symbol(word), raw_repeat.span), f"the size of {name}")
+                spans["size"] = raw_repeat.span
+                spans.pop("repeat", None)
+                repeat = shapes.ONE
+        if len(groups) > 1:
+            raise SpecSyntaxError(
+                "options are given in two sets of parentheses", groups[1][0].span if groups[1] else None
+            )
+        options: dict[str, object] = {}
+        frozen = False
+        for option in groups[0] if groups else ():
+            key = _option_name(option)
+            if key.lower() == _FROZEN:
+                frozen = True
+                continue
+            if key in options or key.lower() in {k.lower() for k in options}:
+                raise InvalidOptionError(f"option '{key}' is given twice", option.span)
+            spans[key] = option.span
+            spans[key.lower()] = option.span
+            options[key] = None if option.value is None else self._option_value(option.value)
+        if block is not None:
+            args = {k: v for k, v in options.items()}
+            return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
+        return Layer(kind.name, size, options, repeat, label, frozen, spans)  # type: ignore[union-attr]
+
+    def _option_value(self, value: _Located) -> sp.Expr:
+        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
+        if isinstance(value.value, sp.Symbol) and value.value.name.lower() in shapes.RESERVED:
+            return value.value
+        if isinstance(value.value, sp.Symbol) and self.allowed is None:
+            return value.value  # a word or a label (tied=tok), or a size symbol
+        if isinstance(value.value, sp.Symbol) and value.value.name not in (self.allowed or set()):
+            return value.value  # a word or a label inside a body
+        return self.size(value, "an option's value")
+
+    def _args(self, options: Iterable[_Option], spans: dict[str, Span]) -> tuple[dict[str, Any], dict[str, Span]]:
+        args: dict[str, Any] = {}
+        for option in options:
+            key = _option_name(option)
+            if key in args:
+                raise InvalidOptionError(f"option '{key}' is given twice", option.span)
+            args[key] = None if option.value is None else self.size(option.value, f"option {key}")
+            spans[key] = option.span
+        return args, spans
+
+    def _unknown(self, name: str, span: Span, what: str) -> UnknownNameError:
+        blocks, nets = self.scope.names()
+        kinds = list(dict.fromkeys(KIND_NAMES.values()))
+        everything = [*KIND_NAMES, *blocks, *nets]
+        if what == "net" and name.lower() in KIND_NAMES:
+            return UnknownNameError(
+                f"'{name}' is a layer kind, not a net: a part starts with 'in'",
+                span,
+                hint=f"as in: in 64 -> {name} ...",
+            )
+        if what != "net" and name in nets:
+            return UnknownNameError(
+                f"'{name}' is a net, not a layer kind: call it as a part of its own",
+                span,
+                hint=f"as in: {name} ; in ... -> ...",
+            )
+        best = closest(name, everything)
+        hint = "layer kinds are " + ", ".join(kinds)
+        if blocks:
+            hint += "; blocks: " + ", ".join(sorted(blocks))
+        if what == "net":
+            hint = "nets: " + (", ".join(sorted(nets)) or "none") + "; a part starts with 'in'"
+        return UnknownNameError(
+            f"unknown {what} '{name}'" + (f" — did you mean '{best}'?" if best else ""), span, hint=hint
+        )
+
+
+def _option_name(option: _Option) -> str:
+    value = option.name.value
+    if not isinstance(value, sp.Symbol):
+        raise SpecSyntaxError(
+            f"expected an option name, not {sp.sstr(value)}", option.name.span, hint="options are NAME or NAME=VALUE"
+        )
+    return value.name
+
+
+def _is_identity(chain: tuple[Node, ...]) -> bool:
+    return (
+        len(chain) == 1
+        and isinstance(chain[0], Layer)
+        and chain[0].kind == "identity"
+        and chain[0].repeat == 1
+        and not chain[0].label
+    )
 
 
 # How each terminal is named in "expected ..." messages.
@@ -209,18 +797,31 @@ _WORDS = {
     "ARROW": "'->'",
     "LPAR": "'('",
     "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "VBAR": "'|'",
     "COMMA": "','",
+    "COLON": "':'",
     "EQUAL": "'='",
     "PLUS": "'+'",
     "MINUS": "'-'",
     "STAR": "'*'",
     "SLASH": "'/'",
-    "X": "'x' (repeat)",
-    "IN": "'in'",
-    "USING": "'using'",
+    "_X": "'x' (repeat)",
+    "_AS": "'as'",
+    "_IN": "'in'",
+    "_SEP": "';'",
+    "_USING": "'using'",
+    "_WHERE": "'where'",
+    "_RESIDUAL": "'residual'",
+    "BRANCH": "add/concat/mul {",
+    "_BLOCK": "'block'",
+    "_NET": "'net'",
     "$END": "the end of the spec",
 }
-_KEYWORDS = {"IN": "in", "USING": "using", "X": "x"}
+_KEYWORDS = {"_IN": "in", "_USING": "using", "_X": "x", "_WHERE": "where", "_AS": "as", "_RESIDUAL": "residual"}
 _SIZE_START = {"INT", "NAME", "LPAR", "MINUS"}
 
 
@@ -283,6 +884,9 @@ def _syntax_error(error: UnexpectedInput, text: str) -> SpecSyntaxError:
                     hint = f"did you mean '{word}'?"
         expected = _acceptable(text, span.start, expected)
         message = f"unexpected {found}: expected {_expected(expected, text[: span.start])}"
+        before = re.search(r"(?:^|;)\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)\s*$", text[: span.start])
+        if hint is None and before and before[1].lower() in KIND_NAMES:
+            hint = f"a part starts with its input: in SHAPE -> {before[1]} ..."
         return SpecSyntaxError(message, span, hint=hint)
     if isinstance(error, UnexpectedCharacters):
         position = error.pos_in_stream or 0

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, TextIO
 
 import sympy as sp
 
+from .api import Result, count
+from .compare import compare
 from .conventions import CONVENTION_NAMES, CONVENTIONS, convention
-from .derivation import Result, compare, count
 from .errors import DeriveError, UnknownNameError, did_you_mean
-from .kinds import KIND_NAMES
-from .model import OPTION_SHORTHANDS, OPTION_VALUES
+from .kinds import KIND_NAMES, KINDS, SHORTHANDS
 from .parse import parse
 
 if TYPE_CHECKING:
@@ -218,8 +218,8 @@ def completer() -> Completer:
     words = [
         *(f":{c}" for c in COMMANDS),
         *sorted(KIND_NAMES),
-        *OPTION_VALUES,
-        *OPTION_SHORTHANDS,
+        *sorted({name for kind in KINDS.values() for name in kind.options}),
+        *SHORTHANDS,
         *sorted(CONVENTION_NAMES),
         *("in", "using", "none", "single", "double", "true", "false"),
     ]

@@ -25,12 +25,12 @@ total: 48
 
 from __future__ import annotations
 
+from .api import count
 from .check import Figure, disagreement
-from .derivation import count
-from .model import Network
+from .model import Program
 
 
-def assert_count(spec: str | Network, expected: int | str, convention: str | None = None) -> None:
+def assert_count(spec: str | Program, expected: int | str, convention: str | None = None) -> None:
     """Assert that ``spec`` has ``expected`` parameters under ``convention``.
 
     ``expected`` is an exact count (an ``int``) or a stated figure as papers print it

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from types import ModuleType
+from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,9 +54,36 @@ def require(name: str) -> ModuleType:
         pytest.skip(f"{name} cannot be imported ({error}): pip install -e '.[test,oracle]'")
 
 
-def network(spec: str | Network) -> Network:
-    """``spec`` parsed, unless it is already a network."""
-    return spec if isinstance(spec, Network) else derive.parse(spec)
+@dataclass(frozen=True)
+class _Chain:
+    """A one-part program's input width and layers, as these builders read them."""
+
+    input: sp.Expr
+    layers: tuple[_Layer, ...]
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """A layer with its written options as attributes (``None`` when not written)."""
+
+    layer: Layer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.layer, name)
+
+    @property
+    def options(self) -> SimpleNamespace:
+        names = ("bias", "peephole", "proj", "nproj", "reset_after", "tied")
+        return SimpleNamespace(**{n: self.layer.options.get(n) for n in names})
+
+
+def network(spec: str | Network) -> _Chain:
+    """``spec`` parsed (unless it is already a program), as one chain of layers."""
+    program = spec if isinstance(spec, Network) else derive.parse(spec)
+    (part,) = program.parts
+    assert isinstance(part, derive.Part)
+    assert all(isinstance(n, Layer) for n in part.chain)
+    return _Chain(part.input.channels, tuple(_Layer(n) for n in part.chain))  # type: ignore[arg-type]
 
 
 def _int(value: sp.Expr, what: str) -> int:
@@ -64,11 +92,11 @@ def _int(value: sp.Expr, what: str) -> int:
     return int(value)
 
 
-def _family(layer: Layer) -> str:
-    return layer.spec.family
+def _family(layer: Any) -> str:
+    return str(layer.spec.base)
 
 
-def _common_checks(net: Network, framework: str) -> None:
+def _common_checks(net: _Chain, framework: str) -> None:
     for n, layer in enumerate(net.layers):
         o = layer.options
         if o.peephole:

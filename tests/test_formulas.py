@@ -242,7 +242,7 @@ def test_huge_repeat_is_exact() -> None:
 )
 def test_count_is_split_into_named_terms(spec: str, convention: str, terms: dict[str, int]) -> None:
     layer = derive.count(spec, convention).layers[0]
-    found = layer.kind.terms(layer.input, layer.layer.size, layer.options)
+    found = layer.copies[0].terms
     assert {t.name: t.value for t in found} == terms
     assert all(t.why for t in found)
 
@@ -258,13 +258,15 @@ def test_shown_formula_keeps_the_terms_apart() -> None:
     [
         ({"proj": 0}, "proj must be a positive integer"),
         ({"nproj": 2.5}, "nproj must be a positive integer"),
-        ({"peephole": "yes"}, "peephole is True, False or None"),
-        ({"bias": "one"}, "bias is one of none, single, double"),
+        ({"peephole": "yes"}, "'peephole' is true or false, not yes"),
+        ({"bias": "one"}, "'bias' is one of none, single, double, not one"),
+        ({"colour": 3}, "lstm has no option 'colour'"),
+        ({"proj": "__import__('os')"}, "'proj' is a width, not the word|proj must be a positive integer"),
     ],
 )
 def test_options_built_in_python_are_checked(options: dict[str, object], message: str) -> None:
     with pytest.raises(derive.DeriveError, match=message):
-        derive.Options(**options)  # type: ignore[arg-type]
+        derive.Layer("lstm", 20, options)
 
 
 def test_symbols_keep_their_case() -> None:

@@ -264,7 +264,14 @@ def _check_subs(template: str, values: dict[str, int]) -> None:
     for convention in CONVENTIONS:
         general = derive.count(symbolic, convention)
         assert general.total.free_symbols, symbolic
-        substituted, written = general.subs(**bound), derive.count(numeric, convention)
+        try:
+            written = derive.count(numeric, convention)
+        except derive.InvalidOptionError:  # torch refuses proj_size >= hidden_size
+            assert convention == "pytorch"
+            with pytest.raises(derive.InvalidOptionError, match="proj must be smaller"):
+                general.subs(**bound)
+            continue
+        substituted = general.subs(**bound)
         assert substituted.total == written.total, (symbolic, bound, convention)
         assert [sp.expand(layer.params) for layer in substituted.layers] == [
             layer.params for layer in written.layers

@@ -1,0 +1,336 @@
+"""The public API: :func:`count` a program under a convention, and the :class:`Result`.
+
+A :class:`Result` holds the derivation tree (:mod:`derive.derivation`) of one program and
+answers the questions people ask of it: the total and its closed form, the categories of
+SPEC §10, the symbols still free, and the program with numbers bound (:meth:`Result.subs`).
+Rendering is delegated to :mod:`derive.render`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from .algebra import closed_form, short, tidy
+from .conventions import Convention, convention
+from .derivation import Counts, NodeResult, PartResult, derive_program
+from .errors import (
+    DeriveError,
+    InvalidOptionError,
+    InvalidSizeError,
+    SpecSyntaxError,
+    UnboundSymbolError,
+    UnknownNameError,
+    did_you_mean,
+)
+from .model import Program
+from .parse import Scope, load, parse, prelude
+from .shapes import MAX_DIGITS, as_size
+
+_NUMBER = re.compile(r"\s*([0-9](?:_?[0-9])*)\s*\Z")
+
+
+def size_value(name: str, value: object) -> sp.Expr:
+    """A value given for a symbol from Python or the command line: an int, a SymPy integer or
+    expression of size symbols, or a string of digits read as the language reads a number.
+    Any other string is refused (it would otherwise reach SymPy's parser, which runs code)."""
+    if isinstance(value, str):
+        match = _NUMBER.match(value)
+        if not match:
+            raise InvalidSizeError(
+                f"{name} must be a positive whole number, not the text {value!r}",
+                hint="bind a symbol to a number, e.g. n=700; expressions go in the spec itself",
+            )
+        digits = match[1].replace("_", "")
+        if len(digits) > MAX_DIGITS:
+            raise InvalidSizeError(f"{name} has {len(digits):,} digits; the limit is {MAX_DIGITS:,}")
+        value = int(digits)
+    return as_size(value, f"the value of {name}")
+
+
+class Result:
+    """The derivation of one program: per-node counts, the total, and its closed form.
+
+    >>> r = count("in m -> lstm n")
+    >>> r.total
+    4*m*n + 4*n**2 + 4*n
+    >>> r.formula
+    4*n*(m + n + 1)
+    >>> r.subs(m=205, n=700).total
+    2536800
+    >>> int(count("in 3 -> lstm 2"))
+    48
+
+    Two results are equal when they count the same program under the same convention.
+    """
+
+    def __init__(
+        self, spec: str, program: Program, conv: Convention, bindings: Mapping[str, sp.Expr] | None = None
+    ) -> None:
+        self.spec = spec
+        self.convention = conv
+        self.source = program
+        self.bindings: dict[str, sp.Expr] = dict(program.where)
+        for name, value in (bindings or {}).items():
+            if name in self.bindings and sp.expand(self.bindings[name] - value) != 0:
+                raise InvalidSizeError(
+                    f"{name} is bound to {sp.sstr(self.bindings[name])} by 'where' and to {sp.sstr(value)} here",
+                    program.spans.get(f"where:{name}"),
+                    hint="bind each symbol once",
+                )
+            self.bindings[name] = value
+        known = {s.name: s for s in program.symbols}
+        self.program = program.subs({known[k]: v for k, v in self.bindings.items() if k in known})
+        self.parts: tuple[PartResult, ...] = derive_program(self.program, conv)
+        self._tidied: dict[sp.Expr, sp.Expr] = {}
+
+    # -- the tree --
+
+    @property
+    def network(self) -> Program:
+        """The program as counted (symbols bound)."""
+        return self.program
+
+    @property
+    def layers(self) -> tuple[NodeResult, ...]:
+        """The top-level nodes of every part, in order."""
+        return tuple(node for part in self.parts for node in part.nodes)
+
+    def walk(self) -> Iterator[NodeResult]:
+        """Every node result, depth first, part by part."""
+        for node in self.layers:
+            yield from node.walk()
+
+    # -- totals --
+
+    @functools.cached_property
+    def counts(self) -> Counts:
+        """The counts of every category."""
+        counts = Counts()
+        for part in self.parts:
+            counts = counts + part.counts
+        return counts
+
+    @functools.cached_property
+    def total(self) -> sp.Expr:
+        """The total count, expanded: an exact SymPy Integer when no symbol is left."""
+        return _expanded(self.counts.total)
+
+    @property
+    def trainable(self) -> sp.Expr:
+        """Trainable parameters."""
+        return _expanded(self.counts.trainable)
+
+    @property
+    def non_trainable(self) -> sp.Expr:
+        """Parameters in the total that are not trained (frozen, batch-norm statistics in Keras)."""
+        return _expanded(self.counts.non_trainable)
+
+    @property
+    def buffers(self) -> sp.Expr:
+        """State that is not a parameter (batch-norm statistics in PyTorch): not in the total."""
+        return _expanded(self.counts.buffers)
+
+    @property
+    def embedding(self) -> sp.Expr:
+        """Parameters in token, position and segment tables."""
+        return _expanded(self.counts.embedding)
+
+    @property
+    def non_embedding(self) -> sp.Expr:
+        """The total less the embedding tables (Kaplan et al. 2020's N)."""
+        return _expanded(self.counts.total - self.counts.embedding)
+
+    @functools.cached_property
+    def formula(self) -> sp.Expr:
+        """The total as a short closed form (collected, or factored where that is shorter)."""
+        if self.total.is_Integer:
+            return self.total
+        return closed_form(self.total, factored=self.tidy(self.total))
+
+    @functools.cached_property
+    def unbound(self) -> Result | None:
+        """The same program before its ``where`` bindings, for the closed form, if it has any."""
+        if not self.source.where:
+            return None
+        return Result(self.spec, replace(self.source, where={}), self.convention)
+
+    def tidy(self, expr: sp.Expr) -> sp.Expr:
+        """:func:`~derive.algebra.tidy` of ``expr``, computed once per result."""
+        if expr.is_Integer:
+            return expr
+        if expr not in self._tidied:
+            self._tidied[expr] = tidy(expr)
+        return self._tidied[expr]
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        """The symbols still free, sorted by name."""
+        return self.program.symbols
+
+    @property
+    def short(self) -> str | None:
+        """The total to three significant figures (``21.2M``), or ``None`` while symbolic."""
+        return short(int(self.total)) if self.total.is_Integer else None
+
+    def subs(self, sizes: Mapping[str, object] | None = None, /, **more: object) -> Result:
+        """The same derivation with symbols bound to sizes (ints, SymPy integers or size
+        expressions, or strings of digits). Raises :class:`~derive.errors.UnknownNameError`
+        for a name the program does not use.
+        """
+        given = {**(sizes or {}), **more}
+        known = {s.name for s in self.symbols} | set(self.bindings)
+        bindings: dict[str, sp.Expr] = {}
+        for name, value in given.items():
+            if not isinstance(name, str) or name not in known:
+                have = ", ".join(sorted(known)) or "none"
+                raise UnknownNameError(
+                    f"the spec has no symbol '{name}'{did_you_mean(str(name), known)}", hint=f"its symbols: {have}"
+                )
+            bindings[name] = size_value(name, value)
+        try:
+            return Result(self.spec, self.source, self.convention, {**self._given(), **bindings})
+        except DeriveError as error:
+            raise error.with_source(self.spec) from None
+
+    def _given(self) -> dict[str, sp.Expr]:
+        return {k: v for k, v in self.bindings.items() if k not in self.source.where}
+
+    # -- Python protocol --
+
+    def __int__(self) -> int:
+        if not self.total.is_Integer:
+            names = ", ".join(s.name for s in self.symbols)
+            raise UnboundSymbolError(
+                f"the count still has free symbols ({names})",
+                hint="bind them with .subs(name=value) or --set name=value",
+            )
+        return int(self.total)
+
+    def __index__(self) -> int:
+        return int(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return self.convention.name == other.convention.name and self.program == other.program
+
+    def __hash__(self) -> int:
+        return hash((self.convention.name, self.total))
+
+    def __repr__(self) -> str:
+        return f"<Result {self.spec!r} using {self.convention.name}: {sp.sstr(self.formula)}>"
+
+    # -- rendering --
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form of the result (see ``docs/cli.md``)."""
+        from .render import as_dict
+
+        return as_dict(self)
+
+    def text(self, depth: int | None = None) -> str:
+        """The table, the closed form and the total, as the CLI prints them. ``depth`` shows
+        the insides of blocks that many levels deep (like torchinfo's depth)."""
+        from .render import text
+
+        return text(self, depth)
+
+    def latex(self, standalone: bool = False) -> str:
+        """The derivation as an amsmath ``align*`` block, or a whole document (``standalone``)."""
+        from . import render
+
+        return render.standalone(self) if standalone else render.latex(self)
+
+    def markdown(self) -> str:
+        """The table and total as GitHub Markdown."""
+        from .render import markdown
+
+        return markdown(self)
+
+    def explain(self) -> str:
+        """Each layer's count term by term, naming where each term comes from."""
+        from .render import explain
+
+        return explain(self)
+
+    def explain_dict(self) -> dict[str, Any]:
+        """The JSON form of :meth:`explain`: :meth:`as_dict` with each copy's terms."""
+        from .render import explain_dict
+
+        return explain_dict(self)
+
+    def _repr_markdown_(self) -> str:  # Jupyter
+        return self.markdown()
+
+    def _repr_latex_(self) -> str:  # Jupyter, when Markdown is not shown
+        return "$$" + self.latex().replace("align*", "aligned") + "$$"
+
+
+def _expanded(value: sp.Expr) -> sp.Expr:
+    return value if value.is_Integer else sp.expand(value)
+
+
+def scope_of(prelude_file: str | Path | Scope | None) -> Scope | None:
+    """The definitions a program sees: the bundled prelude, and a user's file on top of it."""
+    if prelude_file is None or isinstance(prelude_file, Scope):
+        return prelude_file
+    path = Path(prelude_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecSyntaxError(f"cannot read the prelude {path}: {getattr(error, 'strerror', None) or error}") from None
+    return load(text, origin=str(path), parent=prelude())
+
+
+def count(spec: str | Program, convention: str | None = None, *, prelude: str | Path | Scope | None = None) -> Result:
+    """Parse ``spec`` (unless it is already a :class:`~derive.model.Program`) and count it.
+
+    ``convention`` names a convention (default: the spec's ``using``, else ``keras``). Giving
+    one that contradicts the spec's ``using`` is an error. ``prelude`` is a file of block and
+    net definitions to use beside the bundled ones.
+
+    >>> count("in 39 -> lstm 1024 x3 -> dense 34").total
+    21178402
+    >>> count("in 205 -> lstm 700 x5 -> dense 205", "graves2013").total
+    21252205
+    >>> count("encoder: in 71 -> lstm 256 ; decoder: in 93 -> lstm 256 -> dense 93").total
+    718173
+    """
+    given: object = spec
+    if isinstance(given, Program):
+        program, text = given, given.dsl()
+    elif isinstance(given, str):
+        program, text = parse(given, scope_of(prelude)), given
+    else:
+        hint = "write the network in derive's language, e.g. derive.count('in 784 -> dense 10')"
+        if type(given).__module__.startswith(("torch", "keras", "tensorflow")):
+            hint = "a framework model cannot be counted directly: write its spec in derive's language"
+        raise SpecSyntaxError(f"count takes a spec (str) or a derive Program, not {type(given).__name__}", hint=hint)
+    try:
+        return Result(text, program, choose(program, convention))
+    except DeriveError as error:
+        raise error.with_source(text) from None
+
+
+def choose(program: Program, name: str | None) -> Convention:
+    """The convention to count ``program`` under: ``name`` or the program's ``using``."""
+    written = program.convention
+    if name is not None and not isinstance(name, str):
+        raise UnknownNameError(f"a convention is named by a str, not {type(name).__name__}")
+    if name is None or written is None:
+        return convention(written if name is None else name)
+    wanted, used = convention(name), convention(written)
+    if wanted is not used:
+        raise InvalidOptionError(
+            f"the spec says 'using {written}' but the convention {name} was asked for",
+            program.spans.get("using"),
+            hint="drop one of the two",
+        )
+    return used

@@ -1,0 +1,166 @@
+"""Compare: one program counted under several conventions, and why the counts differ.
+
+It reads only the derivation trees: the same program gives trees of the same structure under
+every convention, so nodes are matched by their place, and a layer's difference is explained
+by the terms that differ (bias vectors, peepholes) and the inputs that differ (skip
+connections).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sympy as sp
+
+from .api import Result, size_value
+from .conventions import CONVENTIONS, convention
+from .derivation import NodeResult, generic_terms
+from .errors import DeriveError
+from .model import Program
+from .parse import parse
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one node's count differs under ``convention`` from the base convention's."""
+
+    convention: str
+    params: sp.Expr
+    causes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerComparison:
+    """One node under every compared convention: its counts and what makes them differ."""
+
+    index: str
+    name: str
+    params: dict[str, sp.Expr]
+    differences: tuple[Difference, ...]
+    part: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One program counted under several conventions, the first of them the base."""
+
+    spec: str
+    results: dict[str, Result]
+
+    @property
+    def totals(self) -> dict[str, sp.Expr]:
+        """Each convention's total."""
+        return {name: r.total for name, r in self.results.items()}
+
+    @property
+    def base(self) -> str:
+        """The convention the others are compared with."""
+        return next(iter(self.results))
+
+    def text(self) -> str:
+        """The totals side by side and each node's differences, as the CLI prints them."""
+        from .render import compare_text
+
+        return compare_text(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"compare": {convention: total}, "layers": [...]}``."""
+        from .render import compare_dict
+
+        return compare_dict(self)
+
+    @functools.cached_property
+    def layers(self) -> tuple[LayerComparison, ...]:
+        """Per layer (every layer, inside blocks and groups too), each convention's count and,
+        where it differs from the base, why."""
+        base = self.results[self.base]
+        several = len(base.parts) > 1
+        walks = {
+            name: [(p, n) for p in r.parts for top in p.nodes for n in top.walk()] for name, r in self.results.items()
+        }
+        found = []
+        for n, (part, node) in enumerate(walks[self.base]):
+            if not node.is_layer:
+                continue
+            others = {name: walk[n][1] for name, walk in walks.items()}
+            differences = []
+            for name, other in others.items():
+                delta = sp.expand(other.params - node.params)
+                if name != self.base and delta != 0:
+                    differences.append(Difference(name, delta, _causes(node, other)))
+            found.append(
+                LayerComparison(
+                    node.index,
+                    node.name,
+                    {name: sp.expand(other.params) for name, other in others.items()},
+                    tuple(differences),
+                    part.name if several else "",
+                )
+            )
+        return tuple(found)
+
+
+def _causes(base: NodeResult, other: NodeResult) -> tuple[str, ...]:
+    """Why ``other`` counts differently from ``base``: the terms that differ, then the inputs."""
+    causes = []
+    mine, theirs = generic_terms(base), generic_terms(other)
+    kind = base.kind
+    assert kind is not None
+    per = " per copy" if base.repeat != 1 else ""
+    for name in [*mine, *(n for n in theirs if n not in mine)]:
+        a = mine[name].value if name in mine else sp.Integer(0)
+        b = theirs[name].value if name in theirs else sp.Integer(0)
+        if sp.expand(a - b) == 0:
+            continue
+        change = sp.expand(b - a)
+        sign = "+" if change.could_extract_minus_sign() is False else ""
+        what = theirs[name].why if name in theirs else f"no {name}"
+        causes.append(f"{name}: {sign}{sp.sstr(change)}{per} — {what}")
+    for a_cat, b_cat, label in (
+        (base.counts.buffers, other.counts.buffers, "buffers"),
+        (base.counts.non_trainable, other.counts.non_trainable, "non-trainable"),
+    ):
+        if sp.expand(a_cat - b_cat) != 0 and not causes:
+            causes.append(f"{label}: {sp.sstr(sp.expand(b_cat - a_cat))}")
+    for mine_copies, their_copies in zip(base.copies, other.copies, strict=True):
+        a, b = mine_copies.input.channels, their_copies.input.channels
+        if sp.expand(a - b) != 0:
+            which = "first copy" if mine_copies is base.copies[0] else "other copies"
+            if len(base.copies) == 1:
+                which = "input"
+            via = f": {their_copies.via}" if their_copies.via else ""
+            causes.append(f"{which} {sp.sstr(b)} wide instead of {sp.sstr(a)}{via}")
+    return tuple(causes)
+
+
+def compare(
+    spec: str | Program, conventions: Sequence[str] | None = None, sizes: Mapping[str, object] | None = None
+) -> Comparison:
+    """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
+
+    ``sizes`` binds symbols, as :meth:`Result.subs` does. A ``using`` clause in the spec is
+    ignored here: comparing is choosing conventions.
+
+    >>> c = compare("in 3 -> lstm 2", ["keras", "pytorch"])
+    >>> c.totals
+    {'keras': 48, 'pytorch': 56}
+    >>> c.layers[0].differences[0].causes
+    ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
+    """
+    program, text = (spec, spec.dsl()) if isinstance(spec, Program) else (parse(spec), spec)
+    program = replace(program, convention=None)
+    names = conventions or list(CONVENTIONS)
+    try:
+        chosen = list(dict.fromkeys(convention(name) for name in names))
+        bound = {k: size_value(k, v) for k, v in (sizes or {}).items()}
+        first = Result(text, program, chosen[0])
+        results = {chosen[0].name: first.subs(bound) if bound else first}
+        for c in chosen[1:]:
+            r = Result(text, program, c)
+            results[c.name] = r.subs(bound) if bound else r
+    except DeriveError as error:
+        raise error.with_source(text) from None
+    return Comparison(text, results)

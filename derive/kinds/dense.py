@@ -1,0 +1,74 @@
+"""Dense and embedding kinds: the matrices that act on the last dimension.
+
+Keras Dense: kernel (i, h), bias (h,) (keras/src/layers/core/dense.py, ``Dense.build``);
+torch.nn.Linear: weight (h, i), bias (h,). Keras Embedding: embeddings (input_dim,
+output_dim); torch.nn.Embedding: weight (num_embeddings, embedding_dim).
+"""
+
+from __future__ import annotations
+
+from . import Ctx, Kind, Option, Term, invalid, last
+
+_TIED = Option(
+    "label",
+    "share the weight matrix of the layer labelled LABEL (tied=LABEL), or of the nearest earlier "
+    "embed of the transposed shape (bare tied); only what is not shared counts",
+    default=False,
+)
+
+
+def _dense(ctx: Ctx) -> tuple[Term, ...]:
+    # A tied layer reuses the transpose of an embedding's weight (Press & Wolf 2017; Inan et
+    # al. 2017), so only its bias is new.
+    if ctx["tied"]:
+        weights = Term("weights", ctx.i * 0, "tied: the shared matrix is counted where it was first written")
+    else:
+        weights = Term("weights", ctx.i * ctx.h, "an i × h weight matrix")
+    bias = (Term("biases", ctx.h, "one bias vector"),) if ctx["bias"] == "single" else ()
+    return (weights, *bias)
+
+
+def _embed(ctx: Ctx) -> tuple[Term, ...]:
+    # The width before the layer is the vocabulary.
+    if ctx["tied"]:
+        return (
+            Term("table", ctx.i * 0, "tied: the shared table is counted where it was first written", embedding=True),
+        )
+    return (
+        Term("table", ctx.i * ctx.h, "one h-wide vector for each of the i entries of the vocabulary", embedding=True),
+    )
+
+
+def _no_bare_tie(options: object, spans: object) -> None:
+
+    assert isinstance(options, dict)
+    assert isinstance(spans, dict)
+    if options.get("tied") is True:
+        raise invalid(
+            "an embed shares a table only with a layer named by its label: write tied=LABEL",
+            spans.get("tied"),
+            hint="label the table first: embed d as tok -> ... -> embed d (tied=tok)",
+        )
+
+
+KINDS = (
+    Kind(
+        name="dense",
+        summary="fully connected: i·h + bias h",
+        terms=_dense,
+        output=last,
+        options={"bias": Option(("none", "single"), "one bias vector (single) or none", default="none"), "tied": _TIED},
+        aliases=("linear", "fc"),
+        source="keras.layers.Dense; torch.nn.Linear",
+    ),
+    Kind(
+        name="embed",
+        summary="embedding table: i·d, i the vocabulary",
+        terms=_embed,
+        output=last,
+        options={"tied": _TIED},
+        aliases=("embedding",),
+        source="keras.layers.Embedding; torch.nn.Embedding",
+        check_options=_no_bare_tie,
+    ),
+)

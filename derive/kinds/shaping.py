@@ -1,0 +1,130 @@
+"""Kinds without parameters: activations, dropout, identity, flatten and pools.
+
+They matter for shapes only. Pools follow PyTorch's ``MaxPool{1,2,3}d``/``AvgPool*d`` output
+size, floor((n + 2·pad − dilation·(k − 1) − 1) / stride) + 1, and with ``ceil`` its rule that
+the last window must start inside the input or its left padding; ``pad=same`` is Keras's
+``padding="same"``, ceil(n / stride), and ``pad=valid`` (the default) no padding.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..errors import ShapeError
+from ..shapes import Shape
+from . import Ctx, Kind, Option, Output, needs_rank, nothing, same
+
+_IMAGE = "pools take a shaped input with channels last: in T x C, in H x W x C, in D x H x W x C"
+
+
+def _flatten(ctx: Ctx) -> Shape:
+    # keras.layers.Flatten / torch.nn.Flatten: every dimension but the batch, multiplied.
+    return Shape((sp.Mul(*ctx.shape.dims),))
+
+
+def _globalpool(ctx: Ctx) -> Shape:
+    # GlobalAveragePooling / AdaptiveAvgPool(1) + flatten: one value per channel.
+    needs_rank(ctx, "globalpool", range(2, 5), _IMAGE)
+    return Shape((ctx.shape.channels,))
+
+
+def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:
+    if pad == "same":
+        return sp.ceiling(n / stride)
+    p = sp.Integer(0) if pad in (None, "valid") else pad
+    assert isinstance(p, sp.Expr)
+    span = n + 2 * p - k
+    out = (sp.ceiling(span / stride) if ceil else sp.floor(span / stride)) + 1
+    if ceil and (out - 1) * stride >= n + p:
+        # PyTorch (pooling_output_shape): the last window must start inside the input or the
+        # left padding, else it is dropped.
+        out -= 1
+    if out.is_positive is False or (out.is_number and out < 1):
+        raise ShapeError(
+            f"{kind} with k={k} reaches a size of {out} on a dimension of {n}",
+            hint="a smaller k or stride, or more padding",
+        )
+    return out
+
+
+def _pool(kind: str) -> Output:
+    def output(ctx: Ctx) -> Shape:
+        needs_rank(ctx, kind, range(2, 5), _IMAGE)
+        k = ctx["k"]
+        if not isinstance(k, sp.Expr):
+            raise ShapeError(f"{kind} needs a window: write {kind} (k=2)")
+        stride = ctx["stride"] if isinstance(ctx["stride"], sp.Expr) else k
+        dims = tuple(_window(n, k, stride, ctx["pad"], bool(ctx["ceil"]), kind) for n in ctx.shape.spatial)
+        return Shape((*dims, ctx.shape.channels))
+
+    return output
+
+
+def _adaptive(ctx: Ctx) -> Shape:
+    needs_rank(ctx, "adaptivepool", range(2, 5), _IMAGE)
+    out = ctx["out"]
+    if not isinstance(out, sp.Expr):
+        raise ShapeError("adaptivepool needs an output size: write adaptivepool (out=7)")
+    return Shape((*(out for _ in ctx.shape.spatial), ctx.shape.channels))
+
+
+_POOL_OPTIONS = {
+    "k": Option("size", "the window, k in every spatial dimension"),
+    "stride": Option("size", "the step (default k)"),
+    "pad": Option(
+        "size", "padding on each side: N, same (Keras) or valid (none, the default)", words=("same", "valid")
+    ),
+    "ceil": Option("flag", "round the output size up (PyTorch ceil_mode)", False),
+}
+
+_ELEMENTWISE = (
+    ("dropout", "dropout: no parameters", ()),
+    ("relu", "ReLU activation", ()),
+    ("relu6", "ReLU6 activation", ()),
+    ("gelu", "GELU activation", ()),
+    ("silu", "SiLU (swish) activation", ("swish",)),
+    ("tanh", "tanh activation", ()),
+    ("sigmoid", "logistic sigmoid activation", ()),
+    ("softmax", "softmax over the last dimension", ()),
+    ("identity", "the identity: no parameters, the same shape", ("id",)),
+)
+
+KINDS = (
+    *(
+        Kind(name=name, summary=summary, terms=nothing, output=same, sized=False, aliases=aliases)
+        for name, summary, aliases in _ELEMENTWISE
+    ),
+    Kind(name="flatten", summary="every dimension into one", terms=nothing, output=_flatten, sized=False),
+    Kind(
+        name="globalpool",
+        summary="global pooling: one value per channel",
+        terms=nothing,
+        output=_globalpool,
+        sized=False,
+        aliases=("gap", "globalavgpool", "globalmaxpool"),
+    ),
+    Kind(
+        name="maxpool",
+        summary="max pooling",
+        terms=nothing,
+        output=_pool("maxpool"),
+        options=_POOL_OPTIONS,
+        sized=False,
+    ),
+    Kind(
+        name="avgpool",
+        summary="average pooling",
+        terms=nothing,
+        output=_pool("avgpool"),
+        options=_POOL_OPTIONS,
+        sized=False,
+    ),
+    Kind(
+        name="adaptivepool",
+        summary="adaptive pooling to a fixed spatial size",
+        terms=nothing,
+        output=_adaptive,
+        options={"out": Option("size", "the output's spatial size")},
+        sized=False,
+    ),
+)

@@ -1,0 +1,112 @@
+"""Budgets and asymptotics: a solved size, and a leading-order term, as text, JSON, LaTeX."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from ..algebra import short, tidy
+from .latex import tex_number
+
+if TYPE_CHECKING:
+    from ..budget import Leading, Solution
+
+
+def solution_text(solution: Solution) -> str:
+    """The width that fits the budget, the one after it, both counts, and the exact root."""
+    result, x = solution.result, solution.symbol
+    root = sp.N(solution.root, 12)
+    over = solution.next_total - solution.budget
+    return "\n".join(
+        [
+            result.spec,
+            f"convention: {result.convention.name} ({result.convention.title})",
+            f"budget: {solution.budget:,} ({short(solution.budget)}), solving for {x}",
+            "",
+            f"  {x} = {solution.value}: {solution.total:,}  (within the budget)",
+            f"  {x} = {solution.next_value}: {solution.next_total:,}  (over by {over:,})",
+            "",
+            f"count({x}) = {sp.sstr(result.formula)}",
+            f"root: {x} = {sp.sstr(solution.root)} ≈ {sp.sstr(root)}",
+        ]
+    )
+
+
+def solution_dict(solution: Solution) -> dict[str, Any]:
+    """``{"symbol", "value", "total", "next": {"value", "total"}, "root", ...}`` for --json."""
+    return {
+        "spec": solution.result.spec,
+        "convention": solution.result.convention.name,
+        "budget": solution.budget,
+        "symbol": solution.symbol,
+        "value": solution.value,
+        "total": solution.total,
+        "next": {"value": solution.next_value, "total": solution.next_total},
+        "root": sp.sstr(solution.root),
+        "root_approx": float(sp.N(solution.root, 17)),
+        "formula": sp.sstr(solution.result.formula),
+    }
+
+
+def solution_latex(solution: Solution) -> str:
+    """The equation solved and its answer, as an amsmath ``align*`` block."""
+    x = sp.Symbol(solution.symbol)
+    return "\n".join(
+        [
+            r"\begin{align*}",
+            rf"  N({sp.latex(x)}) &= {sp.latex(solution.result.formula)} "
+            rf"\le {tex_number(sp.Integer(solution.budget))} \\",
+            rf"  {sp.latex(x)} &\le {sp.latex(solution.root)} \approx {sp.latex(sp.N(solution.root, 6))} \\",
+            rf"  N({solution.value}) &= {tex_number(sp.Integer(solution.total))}, \quad "
+            rf"N({solution.next_value}) = {tex_number(sp.Integer(solution.next_total))}",
+            r"\end{align*}",
+        ]
+    )
+
+
+def leading_text(lead: Leading) -> str:
+    """The leading-order term, the rest, and how large the rest is where symbols are bound."""
+    result = lead.result
+    lines = [
+        result.spec,
+        f"convention: {result.convention.name} ({result.convention.title})",
+        "",
+        f"as {lead.symbol} grows: count ≈ {sp.sstr(lead.term)}",
+        f"the rest: {sp.sstr(tidy(lead.rest)) if lead.rest != 0 else '0'}",
+    ]
+    share = lead.share
+    if share is not None:
+        where = ", ".join(f"{k}={v}" for k, v in lead.at.items())
+        lines.append(f"at {where}: the rest is {float(share):.2%} of the count")
+    elif lead.rest != 0:
+        lines.append("bind every symbol with --set to see how large the rest is")
+    return "\n".join(lines)
+
+
+def leading_dict(lead: Leading) -> dict[str, Any]:
+    """The JSON form of :func:`leading_text`."""
+    share = lead.share
+    return {
+        "spec": lead.result.spec,
+        "convention": lead.result.convention.name,
+        "symbol": lead.symbol,
+        "leading": sp.sstr(lead.term),
+        "latex": sp.latex(lead.term),
+        "rest": sp.sstr(lead.rest),
+        "at": lead.at,
+        "rest_share": None if share is None else sp.sstr(share),
+        "rest_share_approx": None if share is None else float(share),
+    }
+
+
+def leading_latex(lead: Leading) -> str:
+    """``N \\sim 8 L d^{2}`` as the symbol grows, as an amsmath ``align*`` block."""
+    x = sp.latex(sp.Symbol(lead.symbol))
+    return "\n".join(
+        [
+            r"\begin{align*}",
+            rf"  N &\sim {sp.latex(lead.term)} \qquad ({x} \to \infty)",
+            r"\end{align*}",
+        ]
+    )

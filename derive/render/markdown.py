@@ -1,0 +1,55 @@
+"""GitHub Markdown: the table and the total, for READMEs and model cards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .rows import legend, number, rows
+from .text import categories
+
+if TYPE_CHECKING:
+    from ..api import Result
+
+
+def markdown(result: Result) -> str:
+    """The table and the total as GitHub Markdown."""
+    lines = [
+        f"**`{result.spec.strip()}`** — convention `{result.convention.name}` ({result.convention.title})",
+        "",
+        "| # | layer | in → out | formula | params |",
+        "|--:|:--|:--|:--|--:|",
+    ]
+    for row in rows(result):
+        indent = "&nbsp;&nbsp;" * row.level
+        value = _md_number(row.params)
+        if row.what == "part":
+            lines.append(f"| | **{row.label}** | {row.input} | | {value} |")
+            continue
+        assert row.node is not None
+        if row.what == "node":
+            formula = "" if row.node.formula is None else f"`{sp.sstr(row.node.formula, order='none')}`"
+            lines.append(f"| {row.index} | {indent}{row.label} | {row.input} → {row.output} | {formula} | {value} |")
+        else:
+            label = row.label.replace("x", "×", 1) if row.label.startswith("x") else row.label
+            lines.append(f"| | {indent}{label} | {row.input} → {row.output} | | {value} |")
+    if result.total.is_Integer:
+        exact = f"{int(result.total):,}"
+        total = f"**{exact}**" + ("" if result.short == exact else f" ({result.short})")
+    else:
+        total = f"`{sp.sstr(result.formula)}`"
+    lines.append(f"| | **total** | | | {total} |")
+    lines.append("")
+    used = legend(result)
+    if used:
+        lines.append(", ".join(f"{k} = {v}" for k, v in used.items()))
+    shown = categories(result)
+    if shown:
+        lines.append("")
+        lines.append(shown)
+    return "\n".join(lines)
+
+
+def _md_number(value: sp.Expr) -> str:
+    return number(value) if value.is_Integer else f"`{number(value)}`"

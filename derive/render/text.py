@@ -1,0 +1,92 @@
+"""The terminal table: one row per node and per further copies, then the footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .rows import legend, number, rows
+
+if TYPE_CHECKING:
+    from ..api import Result
+
+
+def heading(result: Result) -> list[str]:
+    """The spec and the convention, as every text output starts."""
+    conv = result.convention
+    return [result.spec.strip(), f"convention: {conv.name} ({conv.title})"]
+
+
+def text(result: Result, depth: int | None = None) -> str:
+    """The table, the legend, the categories, the closed form and the total."""
+    table = [("#", "layer", "in -> out", "formula", "params")]
+    for row in rows(result, depth or 0):
+        indent = "  " * row.level
+        if row.what == "part":
+            table.append(("", row.label, row.input, "", number(row.params, result.tidy)))
+        elif row.what == "node":
+            assert row.node is not None
+            formula = "" if row.node.formula is None else sp.sstr(row.node.formula, order="none")
+            table.append(
+                (
+                    row.index,
+                    indent + row.label,
+                    f"{row.input} -> {row.output}",
+                    formula,
+                    number(row.params, result.tidy),
+                )
+            )
+        else:
+            table.append(
+                ("", indent + "  " + row.label, f"{row.input} -> {row.output}", "", number(row.params, result.tidy))
+            )
+    widths = [max(len(line[c]) for line in table) for c in range(5)]
+    lines = [*heading(result), ""]
+    for line in table:
+        cells = [line[0].rjust(widths[0]), *(line[c].ljust(widths[c]) for c in (1, 2, 3)), line[4].rjust(widths[4])]
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    used = legend(result)
+    if used:
+        lines.append("formula: " + ", ".join(f"{s} = {meaning}" for s, meaning in used.items()))
+    lines.extend(footer(result))
+    return "\n".join(lines)
+
+
+def categories(result: Result) -> str | None:
+    """``trainable: ... · non-trainable: ...`` where anything is not plainly trainable."""
+    c = result.counts
+    if c.non_trainable == 0 and c.buffers == 0 and c.embedding == 0:
+        return None
+    words = [f"trainable {number(result.trainable)}", f"non-trainable {number(result.non_trainable)}"]
+    if c.buffers != 0:
+        words.append(f"buffers {number(result.buffers)} (not in the total)")
+    if c.embedding != 0:
+        words.append(f"non-embedding {number(result.non_embedding)}")
+    return "params: " + ", ".join(words)
+
+
+def footer(result: Result) -> list[str]:
+    """The categories and the total, exact and short, or its closed form while symbolic."""
+    lines = []
+    shown = categories(result)
+    if shown:
+        lines.append(shown)
+    unbound = result.unbound
+    if result.total.is_Integer:
+        exact = f"{int(result.total):,}"
+        if unbound is not None and not unbound.total.is_Integer:
+            lines.append(f"total: {sp.sstr(unbound.formula)}")
+            where = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in result.source.where.items())
+            lines.append(
+                f"     = {exact}" + ("" if result.short == exact else f" ({result.short})") + f" where {where}"
+            )
+        else:
+            lines.append(f"total: {exact}" + ("" if result.short == exact else f" ({result.short})"))
+    else:
+        lines.append(f"total: {sp.sstr(result.formula)}")
+        if result.formula != result.total:
+            lines.append(f"     = {sp.sstr(result.total)}")
+        lines.append("symbols: " + ", ".join(s.name for s in result.symbols) + " (positive integers)")
+    return lines

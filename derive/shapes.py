@@ -1,0 +1,167 @@
+"""Sizes and shapes: positive-integer expressions, checked, and tensor shapes made of them.
+
+Every stage uses these: the parse stage builds sizes from the parse tree, kinds compute output
+shapes, the model validates what a user wrote or built in Python. Text never becomes a size
+here: strings are refused (the parser is the only way from text to SymPy).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .errors import InvalidSizeError, Span, UnknownNameError
+
+ONE = sp.Integer(1)
+
+# Limits on one program, so that no input can make derive hang or run out of memory; each is
+# a clear error where it is exceeded (docs/errors.md). Sizes of hundreds of digits stay exact.
+MAX_LENGTH = 200_000  #: characters in one spec
+MAX_NESTING = 100  #: brackets of any kind inside one another
+MAX_DIGITS = 1_000  #: digits in one number, written or computed (a size, a repeat count)
+MAX_LAYERS = 10_000  #: layers written in one spec (a repeat xN counts once, whatever N is)
+MAX_STATEMENTS = 10_000  #: statements (parts and definitions) in one program
+_MAX_BITS = 3322  # 10**1000 < 2**3322
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Words that are option values, never size symbols (``proj=none`` is a mistake, not a symbol).
+RESERVED = frozenset({"none", "true", "false", "single", "double", "all", "same", "valid"})
+
+#: ``in`` used as a size inside a block's body: the channels of the shape it is called on.
+#: ``in`` is a keyword, so no symbol a user writes can have this name.
+INPUT_CHANNELS = sp.Symbol("in", integer=True, positive=True)
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The size symbol ``name``: a positive integer. ``name`` must be an identifier."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise UnknownNameError(f"{name!r} is not a valid symbol name (letters, digits, _)")
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def as_size(value: object, what: str, span: Span | None = None) -> sp.Expr:
+    """``value`` as a size expression: an int, a SymPy integer or expression of size symbols.
+
+    Strings are refused: text reaches SymPy only through the parser, never ``sympify``.
+    """
+    if isinstance(value, bool):
+        raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_BITS:
+            raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
+        return check_size(sp.Integer(value), what, span)
+    if isinstance(value, sp.Expr):
+        return check_size(value, what, span)
+    raise InvalidSizeError(
+        f"{what} must be a positive integer or a SymPy expression of symbols, not {type(value).__name__}",
+        span,
+        hint="a size written as text goes through the language: derive.count('in 3 -> dense n where n = 5')",
+    )
+
+
+def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.Expr:
+    """``value`` if it can be a positive integer; an :class:`InvalidSizeError` if it cannot.
+
+    A number must be a positive integer. An expression of symbols passes unless SymPy can
+    prove it is not a positive integer (``-n``, ``n/2`` of a non-integer, ...): a symbolic
+    size is checked again, exactly, once numbers are bound to its symbols.
+    """
+    value = sp.Integer(value) if isinstance(value, int) else value
+    if not isinstance(value, sp.Expr) or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.atoms(sp.Float):
+        raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
+    for atom in value.atoms(sp.Symbol):
+        if not (atom.is_integer and atom.is_positive):
+            raise InvalidSizeError(
+                f"{what} uses the symbol {atom}, which is not declared a positive integer",
+                span,
+                hint="make symbols with derive.model.symbol(name)",
+            )
+    for number in value.atoms(sp.Rational):
+        if max(abs(number.p), number.q).bit_length() > _MAX_BITS:
+            raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
+    if value.is_positive is False or value.is_integer is False:
+        shown = sp.sstr(value)
+        raise InvalidSizeError(f"{what} must be a positive integer, not {shown}", span, hint=_size_hint(value))
+    return value
+
+
+def _size_hint(value: sp.Expr) -> str:
+    if value.is_Rational and not value.is_Integer:
+        return "sizes are whole numbers; a division must come out even"
+    return "sizes, repeat counts and option widths are at least 1"
+
+
+def dsl_size(value: sp.Expr) -> str:
+    """A size as the language writes it: ``700``, ``n``, or ``(4*d)``."""
+    text = sp.sstr(value)
+    return text if value.is_Atom else f"({text})"
+
+
+def free_symbols(exprs: Sequence[sp.Expr | None]) -> set[sp.Symbol]:
+    return {s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol)}
+
+
+def substitute(value: sp.Expr, bindings: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    return value.xreplace(bindings) if bindings and value.free_symbols else value
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A tensor shape without its batch dimension: ``(H, W, C)``, ``(T, C)`` or ``(C,)``.
+
+    Channels come last, as in Keras's ``input_shape`` and image files; a rank-1 shape is a
+    vector, or a sequence of vectors for recurrent layers.
+    """
+
+    dims: tuple[sp.Expr, ...]
+
+    def __post_init__(self) -> None:
+        if not self.dims:
+            raise InvalidSizeError("a shape needs at least one dimension")
+
+    @classmethod
+    def of(cls, *dims: int | sp.Expr) -> Shape:
+        """``Shape.of(224, 224, 3)``."""
+        return cls(tuple(as_size(d, "a dimension") for d in dims))
+
+    @property
+    def channels(self) -> sp.Expr:
+        """The last dimension: features of a vector, channels of an image."""
+        return self.dims[-1]
+
+    @property
+    def spatial(self) -> tuple[sp.Expr, ...]:
+        """Every dimension but the channels."""
+        return self.dims[:-1]
+
+    @property
+    def rank(self) -> int:
+        """How many dimensions."""
+        return len(self.dims)
+
+    def with_channels(self, channels: sp.Expr) -> Shape:
+        """This shape with another channel count."""
+        return Shape((*self.spatial, channels))
+
+    def same(self, other: Shape) -> bool:
+        """Equal dimension by dimension, as expressions (``2*n`` equals ``n + n``)."""
+        return self.rank == other.rank and all(
+            a == b or sp.expand(a - b) == 0 for a, b in zip(self.dims, other.dims, strict=True)
+        )
+
+    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Shape:
+        """This shape with symbols replaced (and checked again)."""
+        return Shape(tuple(check_size(substitute(d, bindings), "a dimension") for d in self.dims))
+
+    def __repr__(self) -> str:
+        return "Shape(" + ", ".join(sp.sstr(d) for d in self.dims) + ")"
+
+    def __str__(self) -> str:
+        if self.rank == 1:
+            return sp.sstr(self.dims[0])
+        return "x".join(sp.sstr(d) if d.is_Atom else f"({sp.sstr(d)})" for d in self.dims)

@@ -15,8 +15,13 @@ The pipeline has one module per stage: :mod:`derive.parse` (text to model),
 :mod:`derive.render` (text, JSON, LaTeX) and :mod:`derive.cli`.
 """
 
-from .conventions import CONVENTIONS, Convention
-from .derivation import Comparison, LayerResult, Result, compare, count
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     DeriveError,
     InvalidOptionError,
@@ -26,9 +31,13 @@ from .errors import (
     UnknownNameError,
     UnsolvableError,
 )
-from .kinds import KINDS, Kind
-from .model import Layer, Network, Options
-from .parse import parse
+
+if TYPE_CHECKING:
+    from .conventions import CONVENTIONS, Convention
+    from .derivation import Comparison, LayerResult, Result, compare, count
+    from .kinds import KINDS, Kind
+    from .model import Layer, Network, Options
+    from .parse import parse
 
 __version__ = "0.1.0"
 
@@ -54,3 +63,44 @@ __all__ = [
     "count",
     "parse",
 ]
+
+# The rest of the API is imported on first use: SymPy takes most of a second to load, and the
+# ``derive`` command starts (and handles Ctrl-C, --help, --version) before it is needed.
+_LAZY = {
+    "CONVENTIONS": "conventions",
+    "Convention": "conventions",
+    "Comparison": "derivation",
+    "LayerResult": "derivation",
+    "Result": "derivation",
+    "compare": "derivation",
+    "count": "derivation",
+    "KINDS": "kinds",
+    "Kind": "kinds",
+    "Layer": "model",
+    "Network": "model",
+    "Options": "model",
+    "parse": "parse",
+}
+
+
+class _Package(types.ModuleType):
+    """The ``derive`` module: loads a name of the API when it is first asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module 'derive' has no attribute '{name}'")
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        super().__setattr__(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule derive.parse binds the name 'parse' to it: the function keeps it.
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_LAZY})
+
+
+sys.modules[__name__].__class__ = _Package

@@ -246,5 +246,7 @@ def main(
 
 
 def run() -> None:
-    """The console script's entry point."""
-    sys.exit(main())
+    """Run ``derive`` as a command: the same as :func:`derive.__main__.run`."""
+    from .__main__ import run as command
+
+    command()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,3 +213,50 @@ def test_random_valid_specs_count(text: str) -> None:
     result = derive.count(text)  # valid: must not raise
     assert result.total.free_symbols or int(result) >= 0
     _outcome(text)
+
+
+# The process: signals and the standard streams, with real subprocesses, for both ways of
+# starting derive. Nothing here may end in "internal error" or a traceback.
+
+
+def _commands() -> list[list[str]]:
+    script = shutil.which("derive", path=str(Path(sys.executable).parent)) or "derive"  # next to this Python
+    return [[sys.executable, "-m", "derive"], [script]]
+
+
+COMMANDS = pytest.mark.parametrize("command", _commands(), ids=["python -m derive", "console script"])
+POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and descriptors")
+
+INTERRUPT_WHILE_IMPORTING = """
+import os, signal, sys
+
+class _Interrupt:
+    # Ctrl-C at the moment SymPy starts to load, in the middle of derive's start-up.
+    def find_spec(self, name, path=None, target=None):
+        if name == "sympy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, _Interrupt())
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+@POSIX
+@COMMANDS
+def test_ctrl_c_during_start_up_exits_130_quietly(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_WHILE_IMPORTING, encoding="utf-8")
+    done = subprocess.run(
+        [*command, "in 3 -> lstm 2"],
+        cwd=tmp_path,
+        env=_env(PYTHONPATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")

@@ -7,6 +7,7 @@ the line, column and a caret), 1 for anything else, which is a bug in derive.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -209,17 +210,9 @@ def main(
         return check.main(words[1:], stdout, stderr)
     parser = build_parser()
     try:  # argparse exits for --help, --version and usage errors: return its status instead
-        args = parser.parse_args(argv)
-        if args.standalone and not args.latex:
-            parser.error("--standalone goes with --latex")
-        if args.standalone and args.spec in (None, "-"):
-            parser.error("--standalone makes one document: give one SPEC")
-        if (args.explain or args.compare is not None) and (args.latex or args.markdown):
-            parser.error("--explain and --compare print text or --json")
-        if args.solve and not (args.budget or args.match):
-            parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
-        if (args.budget or args.match or args.leading) and args.markdown:
-            parser.error("--budget, --match and --leading print text, --json or --latex")
+        with contextlib.redirect_stderr(stderr):  # its messages go where derive's own do
+            args = parser.parse_args(argv)
+            _check_arguments(parser, args)
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else 2
     try:
@@ -243,6 +236,20 @@ def main(
             "This is a bug in derive; please report it with the command you ran (--debug shows the traceback).\n"
         )
         return 1
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check what argparse cannot."""
+    if args.standalone and not args.latex:
+        parser.error("--standalone goes with --latex")
+    if args.standalone and args.spec in (None, "-"):
+        parser.error("--standalone makes one document: give one SPEC")
+    if (args.explain or args.compare is not None) and (args.latex or args.markdown):
+        parser.error("--explain and --compare print text or --json")
+    if args.solve and not (args.budget or args.match):
+        parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
+    if (args.budget or args.match or args.leading) and args.markdown:
+        parser.error("--budget, --match and --leading print text, --json or --latex")
 
 
 def run() -> None:

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from derive.cli import main
 
@@ -50,17 +51,21 @@ class Session:
     where: str
 
     def run(self, base: Path) -> Run:
+        """Run the command in the folder ``base``: file paths, after ``<`` or as arguments
+        (derive check FILE), are relative to it. The docs' examples run from the repository's
+        root, where a reader who copies them stands."""
         words = shlex.split(self.command)
         assert words[0] == "derive", f"{self.where}: only derive commands are run: {self.command}"
         stdin = ""
         if "<" in words:
             at = words.index("<")
-            stdin = (base / words[at + 1]).read_text()
+            stdin = (base / words[at + 1]).read_text(encoding="utf-8")
             words = words[:at] + words[at + 2 :]
         here = os.getcwd()
-        os.chdir(base)  # file arguments (derive check FILE) are relative to the page
-        try:
-            return run_cli(*words[1:], stdin=stdin)
+        os.chdir(base)
+        try:  # argparse wraps the usage line to the terminal's width: the one of the examples
+            with mock.patch.dict(os.environ, {"COLUMNS": "80"}):
+                return run_cli(*words[1:], stdin=stdin)
         finally:
             os.chdir(here)
 

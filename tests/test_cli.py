@@ -164,3 +164,23 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# The usage block of docs/cli.md names every flag.
+
+
+def test_the_usage_block_in_the_docs_names_every_flag() -> None:
+    from derive import check
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    usage = text.split("```\n", 2)[1]
+    flags = [
+        option
+        for parser in (derive.cli.build_parser(), check.build_parser())
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option not in ("--help", "--version", "--debug")
+    ]
+    missing = [flag for flag in flags if flag not in usage]
+    assert missing == []
+    assert "derive check FILE" in usage

@@ -37,10 +37,14 @@ class Run:
         return [json.loads(line) for line in self.out.splitlines()]
 
 
-def run_cli(*argv: str, stdin: str = "") -> Run:
-    """Run ``derive ARGV`` in this process with ``stdin`` as standard input."""
+def run_cli(*argv: str, stdin: str | bytes = "") -> Run:
+    """Run ``derive ARGV`` in this process with ``stdin`` (text, or the bytes of a file) as
+    standard input: a stream with a ``.buffer`` of bytes that keeps ``\\r\\n``, as the
+    process's own does."""
+    data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
     out, err = io.StringIO(), io.StringIO()
-    status = main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    status = main(list(argv), stdin=stream, stdout=out, stderr=err)
     return Run(status, out.getvalue(), err.getvalue())
 
 
@@ -56,10 +60,10 @@ class Session:
         root, where a reader who copies them stands."""
         words = shlex.split(self.command)
         assert words[0] == "derive", f"{self.where}: only derive commands are run: {self.command}"
-        stdin = ""
+        stdin = b""
         if "<" in words:
             at = words.index("<")
-            stdin = (base / words[at + 1]).read_text(encoding="utf-8")
+            stdin = (base / words[at + 1]).read_bytes()
             words = words[:at] + words[at + 2 :]
         here = os.getcwd()
         os.chdir(base)

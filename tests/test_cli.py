@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import derive
 import derive.cli
 from conftest import ROOT, run_cli, sessions
 
@@ -164,6 +167,73 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# Batch input: every line gets its answer or its error, whatever the line holds.
+
+
+def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = derive.cli.count
+
+    def broken_on_lstm(spec: str, convention: str | None = None) -> derive.Result:
+        if "lstm" in spec:
+            raise OverflowError("int too large to convert to float")
+        return real(spec, convention)
+
+    monkeypatch.setattr(derive.cli, "count", broken_on_lstm)
+    run = run_cli("-", "--json", stdin="in 10 -> dense 5\nin 3 -> lstm 2\nin 3 -> dense 0\nin 4 -> dense 2\n")
+    assert run.status == 1  # the worst: a bug (1) over a mistake (2) over success (0)
+    answers = run.lines
+    assert [a["spec"] for a in answers] == ["in 10 -> dense 5", "in 3 -> lstm 2", "in 3 -> dense 0", "in 4 -> dense 2"]
+    assert [a.get("total") for a in answers] == [10 * 5 + 5, None, None, 4 * 2 + 2]
+    assert answers[1]["error"] == {
+        "message": "internal error: OverflowError: int too large to convert to float",
+        "line": 2,
+        "column": None,
+    }
+    assert "derive: internal error on line 2: OverflowError" in run.err
+    assert "This is a bug in derive" in run.err
+    assert "line 3, column 15" in run.err  # the mistake on the next line is still reported
+    assert "Traceback" not in run.err
+
+
+def test_batch_reports_a_line_that_is_not_utf8_and_goes_on() -> None:
+    data = b"in 3 -> lstm 2\nin 10 -> dense 5 # caf\xe9 (latin-1)\nin 4 -> dense 2\n"
+    run = run_cli("-", "--json", stdin=data)
+    assert run.status == 2
+    run.out.encode("utf-8")  # the output is valid UTF-8: no stray byte reaches it
+    first, bad, last = run.lines
+    assert (first["total"], last["total"]) == (4 * 2 * (3 + 2 + 1), 4 * 2 + 2)
+    assert bad == {
+        "spec": "in 10 -> dense 5 # caf\ufffd (latin-1)",
+        "error": {"message": "not valid UTF-8: byte 0xe9", "line": 2, "column": 23},
+    }
+    assert "--> line 2, column 23" in run.err
+
+
+def test_a_spec_argument_that_is_not_utf8_is_an_error() -> None:
+    # A byte that is not UTF-8 in argv reaches Python as a lone surrogate (surrogateescape).
+    run = run_cli("in 3 -> lstm 2 # \udcff", "--json")
+    assert run.status == 2
+    assert run.out == ""
+    assert "error: not valid UTF-8: byte 0xff" in run.err
+    assert "--> line 1, column 18" in run.err
+    match = run_cli("in 3 -> lstm h", "--match", "in 3 -> lstm 2 # \udcff")
+    assert match.status == 2
+    assert "argument --match: not valid UTF-8" in match.err
+
+
+def test_batch_drops_a_byte_order_mark_and_crlf_line_ends() -> None:
+    run = run_cli("-", "--json", stdin=b"\xef\xbb\xbfin 3 -> lstm 2\r\n# a comment\r\nin 10 -> dense 5\r\n")
+    assert run.status == 0, run.err
+    assert [(a["spec"], a["total"]) for a in run.lines] == [("in 3 -> lstm 2", 48), ("in 10 -> dense 5", 55)]
+
+
+def test_batch_reads_a_text_stream_too() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    status = derive.cli.main(["-", "--json"], stdin=io.StringIO("in 3 -> lstm 2\r\n"), stdout=out, stderr=err)
+    assert status == 0, err.getvalue()
+    assert json.loads(out.getvalue())["spec"] == "in 3 -> lstm 2"
 
 
 # The usage block of docs/cli.md names every flag.

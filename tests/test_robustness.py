@@ -260,3 +260,73 @@ def test_ctrl_c_during_start_up_exits_130_quietly(command: list[str], tmp_path: 
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+@POSIX
+@COMMANDS
+@pytest.mark.parametrize("specs", [1, 500], ids=["short output", "long output"])
+def test_a_closed_pipe_stops_the_output_quietly(command: list[str], specs: int, tmp_path: Path) -> None:
+    # As in derive - < specs.txt | head -1, with the reader gone before the first write, so that
+    # every write fails: at the last flush (short output) or in the middle of the batch (long).
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*command, "-"],
+            input="in 3 -> lstm 2\n" * specs,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=_env(),
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@COMMANDS
+@pytest.mark.parametrize("argv", [["in 3 -> lstm 2"], ["--help"], ["check", "docs/examples/paper.tsv"]], ids=" ".join)
+def test_a_full_disk_is_one_line_and_status_74(command: list[str], argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command, *argv], stdout=full, stderr=subprocess.PIPE, cwd=ROOT, env=_env(), text=True, check=False
+        )
+    assert (done.returncode, done.stderr) == (74, "derive: cannot write to standard output: No space left on device\n")
+
+
+def _shell(redirect: str, command: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the command with a descriptor closed by the shell, as a user would: derive - <&-."""
+    script = f'exec "$@" {redirect}'
+    return subprocess.run(["sh", "-c", script, "sh", *command, *argv], capture_output=True, env=_env(), text=True)
+
+
+@POSIX
+@COMMANDS
+@pytest.mark.parametrize(
+    ("redirect", "argv", "status", "message"),
+    [
+        (">&-", ["in 3 -> lstm 2"], 74, "derive: standard output is closed\n"),
+        ("<&-", ["-"], 74, "derive: standard input is closed\n"),
+        ("<&-", [], 74, "derive: standard input is closed\n"),
+        ("<&-", ["in 3 -> lstm 2"], 0, ""),  # standard input is not needed
+    ],
+    ids=["stdout closed", "stdin closed, -", "stdin closed, no spec", "stdin closed, unused"],
+)
+def test_a_closed_stream_is_one_line(
+    command: list[str], redirect: str, argv: list[str], status: int, message: str
+) -> None:
+    done = _shell(redirect, command, *argv)
+    assert (done.returncode, done.stderr) == (status, message)
+
+
+@POSIX
+@COMMANDS
+def test_a_closed_standard_error_loses_only_the_messages(command: list[str]) -> None:
+    good = _shell("2>&-", command, "in 3 -> lstm 2")
+    assert good.returncode == 0
+    assert "total: 48" in good.stdout
+    bad = _shell("2>&-", command, "in 3 -> lstmm 2")
+    assert (bad.returncode, bad.stdout) == (2, "")

@@ -42,6 +42,7 @@ examples:
 
 conventions: """ + ", ".join(CONVENTIONS)
 
+_NAMES = re.compile(r"\s*\w+(?:\s*,\s*\w+)*\s*\Z", re.ASCII)  # keras,pytorch: --compare NAMES, not a SPEC
 _SURROGATE = re.compile("[\ud800-\udfff]")  # how Python holds bytes that are not UTF-8
 
 
@@ -352,7 +353,10 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
 
 
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Check what argparse cannot."""
+    """Check what argparse cannot, and read ``--compare SPEC`` as the spec it is."""
+    if args.compare and args.spec is None and not _NAMES.match(args.compare):
+        # derive --compare "in 3 -> lstm 2": not convention names, so the spec, to compare under all
+        args.spec, args.compare = args.compare, ""
     if args.standalone and not args.latex:
         parser.error("--standalone goes with --latex")
     if args.standalone and args.spec in (None, "-"):
@@ -363,11 +367,18 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
     if (args.budget or args.match or args.leading) and args.markdown:
         parser.error("--budget, --match and --leading print text, --json or --latex")
+    if args.convention is not None and not args.convention.strip():  # not the default: a name left out
+        parser.error(f"argument -c/--convention: expected one of {', '.join(CONVENTIONS)}, not an empty name")
     texts = {"-c/--convention": args.convention, "--compare": args.compare, "--match": args.match}
     texts.update({"--solve": args.solve, "--leading": args.leading})  # (a SPEC's error, with a caret, is _run's)
     for flag, value in texts.items():
         if value is not None and _SURROGATE.search(value):
             parser.error(f"argument {flag}: not valid UTF-8: {value!r}")
+    bound: dict[str, int] = {}
+    for name, value in args.set:
+        if bound.setdefault(name, value) != value:
+            parser.error(f"argument -s/--set: {name} is bound twice, to {bound[name]} and to {value}")
+    args.set = list(bound.items())
 
 
 def run() -> None:

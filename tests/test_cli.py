@@ -236,6 +236,51 @@ def test_batch_reads_a_text_stream_too() -> None:
     assert json.loads(out.getvalue())["spec"] == "in 3 -> lstm 2"
 
 
+# Arguments that argparse takes but cannot check.
+
+
+def test_compare_before_the_spec_takes_the_spec() -> None:
+    spec = "in 10 -> lstm 20 x2"
+    flag_first = run_cli("--compare", spec)
+    assert flag_first.status == 0, flag_first.err
+    assert flag_first.out == run_cli(spec, "--compare").out
+    # keras: 4·20·(10 + 20 + 1) + 4·20·(20 + 20 + 1); pytorch adds 4·20 biases per copy
+    assert f"keras       {4 * 20 * 31 + 4 * 20 * 41:,}" in flag_first.out
+    assert f"pytorch     {4 * 20 * 31 + 4 * 20 * 41 + 2 * 4 * 20:,}" in flag_first.out
+    assert run_cli("--json", "--compare", spec).json["compare"].keys() == {
+        "keras",
+        "pytorch",
+        "plain",
+        "graves2013",
+        "sak2014",
+    }
+
+
+def test_compare_names_stay_names_and_a_dash_is_standard_input() -> None:
+    names = run_cli("--compare", "keras, pytorch", "--json", stdin="in 3 -> lstm 2\n")
+    assert names.status == 0, names.err
+    assert list(names.json["compare"]) == ["keras", "pytorch"]
+    dash = run_cli("--compare", "-", "--json", stdin="in 3 -> lstm 2\n")
+    assert dash.status == 0, dash.err
+    assert len(dash.json["compare"]) == 5
+    typo = run_cli("--compare", "pytorc", stdin="in 3 -> lstm 2\n")
+    assert typo.status == 2
+    assert "did you mean 'pytorch'?" in typo.err
+
+
+def test_an_empty_convention_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert derive.cli.main(["in 3 -> lstm 2", "--convention", ""]) == 2
+    assert "argument -c/--convention: expected one of keras, pytorch" in capsys.readouterr().err
+
+
+def test_a_symbol_bound_to_two_values_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert derive.cli.main(["in n -> lstm 2", "--set", "n=5", "--set", "n=6"]) == 2
+    assert "argument -s/--set: n is bound twice, to 5 and to 6" in capsys.readouterr().err
+    same = run_cli("in n -> lstm 2", "--set", "n=5", "-s", "n=5", "--json")  # the same value twice: harmless
+    assert same.status == 0, same.err
+    assert same.json["total"] == 4 * 2 * (5 + 2 + 1)
+
+
 # The usage block of docs/cli.md names every flag.
 
 

@@ -36,6 +36,7 @@ examples:
   derive "in 205 -> lstm 700 x5 -> dense 205" --explain
   derive "in 205 -> lstm 700 x5 -> dense 205" --compare keras,pytorch,graves2013
   derive "in m -> lstm n" --latex --standalone > count.tex
+  derive "in 205 -> lstm h x5 -> dense 205" --budget 19M
   derive - < specs.txt        (one spec per line)
   derive check table.tsv      (check a table of published counts; see docs/check.md)
   derive                      (an interactive prompt, on a terminal)
@@ -149,7 +150,13 @@ def _budget(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -
 
 def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> str:
     if args.budget or args.match or args.leading:
-        return _budget(spec, args, strict, used)
+        shown = _budget(spec, args, strict, used)
+        if args.standalone:  # the align* block, in the document --latex --standalone makes of a count
+            from . import render
+
+            title = "Parameter budget" if args.budget else "Matching a count" if args.match else "Leading term"
+            shown = render.document(count(spec, args.convention), title, shown)
+        return shown
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
         sizes = _sizes(args, (s.name for s in parse(spec).symbols), strict, used)

@@ -187,6 +187,30 @@ def standalone(result: Result) -> str:
             widths = rf"${sp.latex(copies.input)} \to {sp.latex(copies.output)}$"
             rows.append(rf"{index} & {name} & {widths} & ${_tex_number(copies.params)}$ \\")
     total = _tex_number(result.total) if result.total.is_Integer else sp.latex(result.formula)
+    return document(
+        result,
+        "Parameter count",
+        r"In each formula, $i$ is the layer's input width and $h$ its size"
+        + (r"; $r$ and $p$ are its projection widths." if "r" in _symbols_used(result) else "."),
+        latex(result),
+        r"\begin{table}[h]",
+        r"\centering",
+        r"\begin{tabular}{rllr}",
+        r"\toprule",
+        r"\# & layer & in $\to$ out & parameters \\",
+        r"\midrule",
+        *rows,
+        r"\midrule",
+        rf" & total & & ${total}$ \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
+    )
+
+
+def document(result: Result, title: str, *body: str) -> str:
+    """A complete LaTeX document (article, amsmath, booktabs): ``title``, the spec and its
+    convention, then the lines of ``body``. Every standalone output is made here."""
     conv = result.convention
     return "\n".join(
         [
@@ -195,26 +219,12 @@ def standalone(result: Result) -> str:
             r"\usepackage{amsmath}",
             r"\usepackage{booktabs}",
             r"\begin{document}",
-            r"\section*{Parameter count}",
+            rf"\section*{{{title}}}",
             r"\begin{flushleft}\ttfamily "
             + tex_text(result.spec).replace("->", r"->\allowbreak{}")
             + r"\end{flushleft}",
             rf"Counted under the \texttt{{{conv.name}}} convention ({tex_text(conv.title)}).",
-            r"In each formula, $i$ is the layer's input width and $h$ its size"
-            + (r"; $r$ and $p$ are its projection widths." if "r" in _symbols_used(result) else "."),
-            latex(result),
-            r"\begin{table}[h]",
-            r"\centering",
-            r"\begin{tabular}{rllr}",
-            r"\toprule",
-            r"\# & layer & in $\to$ out & parameters \\",
-            r"\midrule",
-            *rows,
-            r"\midrule",
-            rf" & total & & ${total}$ \\",
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
+            *body,
             r"\end{document}",
         ]
     )

@@ -281,6 +281,47 @@ def test_a_symbol_bound_to_two_values_is_a_usage_error(capsys: pytest.CaptureFix
     assert same.json["total"] == 4 * 2 * (5 + 2 + 1)
 
 
+# --standalone: always a whole document.
+
+BUDGETS = [
+    ["--budget", "19M"],
+    ["--budget", "19M", "--solve", "h"],
+    ["--match", "in 205 -> lstm 700 x5 -> dense 205"],
+    ["--leading", "h"],
+]
+
+
+@pytest.mark.parametrize("flags", BUDGETS, ids=" ".join)
+def test_standalone_budget_is_a_whole_document(flags: list[str]) -> None:
+    spec = "in 205 -> lstm h x5 -> dense 205"
+    run = run_cli(spec, *flags, "--latex", "--standalone")
+    assert run.status == 0, run.err
+    block = run_cli(spec, *flags, "--latex").out.rstrip("\n")
+    document = derive.count("in 3 -> lstm 2").latex(standalone=True).splitlines()
+    lines = run.out.rstrip("\n").splitlines()
+    assert lines[:5] == document[:5]  # the same preamble as a count's document
+    assert lines[-1] == r"\end{document}"
+    assert r"\ttfamily in 205 ->\allowbreak{} lstm h x5 ->\allowbreak{} dense 205" in run.out
+    assert block in run.out
+
+
+def test_standalone_budget_compiles(tmp_path: Path) -> None:
+    from test_show import pdflatex
+
+    binary = pdflatex()
+    run = run_cli("in 205 -> lstm h x5 -> dense 205", "--budget", "19M", "--latex", "--standalone")
+    (tmp_path / "budget.tex").write_text(run.out, encoding="utf-8")
+    done = subprocess.run(
+        [binary, "-interaction=nonstopmode", "-halt-on-error", "budget.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
 # The usage block of docs/cli.md names every flag.
 
 

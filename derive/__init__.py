@@ -16,10 +16,13 @@ The pipeline has one module per stage: :mod:`derive.parse` (text to model),
 :mod:`derive.cli`; :mod:`derive.api` is the public API re-exported here.
 """
 
-from .api import Result, count
-from .compare import Comparison, compare
-from .conventions import CONVENTIONS, Convention
-from .derivation import LayerResult, NodeResult, PartResult
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     DeriveError,
     InvalidOptionError,
@@ -30,43 +33,78 @@ from .errors import (
     UnknownNameError,
     UnsolvableError,
 )
-from .kinds import KINDS, Kind
-from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Network, Part, Program
-from .parse import parse
-from .shapes import Shape
+
+if TYPE_CHECKING:
+    from .api import Result, count
+    from .compare import Comparison, compare
+    from .conventions import CONVENTIONS, Convention
+    from .derivation import LayerResult, NodeResult, PartResult
+    from .kinds import KINDS, Kind
+    from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Network, Part, Program
+    from .parse import parse
+    from .shapes import Shape
 
 __version__ = "0.2.0"
 
+# The API is imported on first use: SymPy takes most of a second to load, and the ``derive``
+# command starts (and handles Ctrl-C, --help, --version) before it is needed.
+_LAZY = {
+    "Result": "api",
+    "count": "api",
+    "Comparison": "compare",
+    "compare": "compare",
+    "CONVENTIONS": "conventions",
+    "Convention": "conventions",
+    "LayerResult": "derivation",
+    "NodeResult": "derivation",
+    "PartResult": "derivation",
+    "KINDS": "kinds",
+    "Kind": "kinds",
+    "BlockDef": "model",
+    "Branch": "model",
+    "Call": "model",
+    "Group": "model",
+    "Layer": "model",
+    "NetCall": "model",
+    "NetDef": "model",
+    "Network": "model",
+    "Part": "model",
+    "Program": "model",
+    "parse": "parse",
+    "Shape": "shapes",
+}
+
 __all__ = [
-    "CONVENTIONS",
-    "KINDS",
-    "BlockDef",
-    "Branch",
-    "Call",
-    "Comparison",
-    "Convention",
     "DeriveError",
-    "Group",
     "InvalidOptionError",
     "InvalidSizeError",
-    "Kind",
-    "Layer",
-    "LayerResult",
-    "NetCall",
-    "NetDef",
-    "Network",
-    "NodeResult",
-    "Part",
-    "PartResult",
-    "Program",
-    "Result",
-    "Shape",
     "ShapeError",
     "SpecSyntaxError",
     "UnboundSymbolError",
     "UnknownNameError",
     "UnsolvableError",
-    "compare",
-    "count",
-    "parse",
+    *_LAZY,
 ]
+
+
+class _Package(types.ModuleType):
+    """The ``derive`` module: loads a name of the API when it is first asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module 'derive' has no attribute '{name}'")
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        super().__setattr__(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule derive.parse binds the name 'parse' to it: the function keeps it.
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_LAZY})
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,24 +1,32 @@
 """CLI: ``derive SPEC`` and friends, a thin layer over :func:`derive.count`.
 
 Exit status: 0 on success, 2 for a usage or DSL error (the message goes to standard error with
-the line, column and a caret), 1 for anything else, which is a bug in derive.
+the line, column and a caret), 74 when standard input or output cannot be used, 141 when the
+reader of the output goes away (quietly, as ``| head`` makes other tools stop), 130 for Ctrl-C,
+and 1 for anything else, which is a bug in derive. A batch answers every line and exits with the
+worst status of its lines: 1, else 2, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from . import __version__
 from .api import count
 from .compare import compare
 from .conventions import CONVENTIONS
-from .errors import DeriveError
+from .errors import DeriveError, Span, SpecSyntaxError, span_at
 from .parse import parse
+
+EXIT_IO = 74  # EX_IOERR of sysexits.h: standard input or output could not be used
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe
 
 EPILOG = """\
 examples:
@@ -29,11 +37,24 @@ examples:
   derive "in 205 -> lstm 700 x5 -> dense 205" --explain
   derive "in 205 -> lstm 700 x5 -> dense 205" --compare keras,pytorch,graves2013
   derive "in m -> lstm n" --latex --standalone > count.tex
+  derive "in 205 -> lstm h x5 -> dense 205" --budget 19M
   derive - < specs.txt        (one spec per line)
   derive check table.tsv      (check a table of published counts; see docs/check.md)
   derive                      (an interactive prompt, on a terminal)
 
 conventions: """ + ", ".join(CONVENTIONS)
+
+_NAMES = re.compile(r"\s*\w+(?:\s*,\s*\w+)*\s*\Z", re.ASCII)  # keras,pytorch: --compare NAMES, not a SPEC
+_SURROGATE = re.compile("[\ud800-\udfff]")  # how Python holds bytes that are not UTF-8
+
+
+class StreamError(OSError):
+    """Standard input could not be read, or standard output written (closed, a full disk): an
+    I/O failure, reported in one line, not a bug."""
+
+    def __init__(self, what: str, error: OSError | None = None) -> None:
+        super().__init__(what if error is None else f"{what}: {error.strerror or error}")
+
 
 _BINDING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9](?:_?[0-9])*)\s*\Z")
 
@@ -130,7 +151,13 @@ def _budget(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -
 
 def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> str:
     if args.budget or args.match or args.leading:
-        return _budget(spec, args, strict, used)
+        shown = _budget(spec, args, strict, used)
+        if args.standalone:  # the align* block, in the document --latex --standalone makes of a count
+            from . import render
+
+            title = "Parameter budget" if args.budget else "Matching a count" if args.match else "Leading term"
+            shown = render.document(count(spec, args.convention), title, shown)
+        return shown
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
         sizes = _sizes(args, (s.name for s in parse(spec).symbols), strict, used)
@@ -152,46 +179,108 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
 
 def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool) -> int:
     """Answer each spec: a result on standard output, or an error on standard error (and, in a
-    batch with --json, an error object on standard output, so that every line has its answer)."""
-    status = 0
+    batch with --json, an error object on standard output, so that every line has its answer).
+    A spec that derive itself fails on (a bug) is reported the same way and the batch goes on;
+    the status is the worst of the specs': 1 for a bug, else 2 for a mistake, else 0."""
+    failed = broken = False
     first = True
     used: set[str] = set()
     seen = False
     for number, spec in specs:
         seen = True
         try:
+            _check_utf8(spec)
             shown = _show(spec, args, strict=not batch, used=used)
         except DeriveError as error:
-            err.write(error.render(line_offset=number - 1) + "\n")
-            status = 2
+            failed = True
+            _say(err, error.render(line_offset=number - 1))
             if not (batch and args.json):
                 continue
-            place = (
-                {"line": number, "column": None}
-                if error.span is None
-                else {
-                    "line": error.span.line + number - 1,
-                    "column": error.span.column,
-                }
-            )
-            shown = json.dumps({"spec": spec, "error": {"message": error.message, **place}}, ensure_ascii=False)
+            shown = _error_json(spec, error.message, number, error.span)
+        except Exception as error:  # a bug: say so for this spec, and answer the others
+            if args.debug:
+                raise
+            broken = True
+            _say(err, _internal(error, number if batch else None))
+            if not (batch and args.json):
+                continue
+            shown = _error_json(spec, f"internal error: {type(error).__name__}: {error}", number, None)
         if not first and not args.json:
-            out.write("\n")
-        out.write(shown + "\n")
+            _write(out, "\n")
+        _write(out, shown + "\n")
         first = False
     unused = [name for name, _ in args.set if name not in used]
-    if batch and seen and unused and status == 0:  # a failed line may have been the one to use it
-        err.write(
-            f"error: --set {', '.join(unused)}: no spec uses {'this symbol' if len(unused) == 1 else 'these symbols'}\n"
-        )
-        status = 2
-    return status
+    if batch and seen and unused and not (failed or broken):  # a failed line may have been the one to use it
+        which = "this symbol" if len(unused) == 1 else "these symbols"
+        _say(err, f"error: --set {', '.join(unused)}: no spec uses {which}")
+        failed = True
+    return 1 if broken else 2 if failed else 0
 
 
-def _lines(stream: TextIO) -> Iterable[tuple[int, str]]:
-    for number, line in enumerate(stream, 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield number, line.rstrip("\n")
+def _check_utf8(text: str) -> None:
+    """Refuse text that holds bytes which are not UTF-8 (Python keeps them as lone surrogates),
+    so that they never reach the output, where they would make the JSON invalid."""
+    bad = _SURROGATE.search(text)
+    if bad is None:
+        return
+    code = ord(bad[0])
+    what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+    shown = _SURROGATE.sub("\ufffd", text)
+    raise SpecSyntaxError(
+        f"not valid UTF-8: {what}", span_at(shown, bad.start()), hint="derive reads text as UTF-8", source=shown
+    )
+
+
+def _error_json(spec: str, message: str, number: int, span: Span | None) -> str:
+    place = {"line": number + (0 if span is None else span.line - 1), "column": None if span is None else span.column}
+    error = {"spec": _SURROGATE.sub("\ufffd", spec), "error": {"message": message, **place}}
+    return json.dumps(error, ensure_ascii=False)
+
+
+def _internal(error: Exception, line: int | None = None) -> str:
+    where = "" if line is None else f" on line {line}"
+    return (
+        f"derive: internal error{where}: {type(error).__name__}: {error}\n"
+        "This is a bug in derive; please report it with the command you ran (--debug shows the traceback)."
+    )
+
+
+def _write(out: TextIO, text: str) -> None:
+    try:
+        out.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise StreamError("cannot write to standard output", error) from error
+
+
+def _say(err: TextIO, text: str) -> None:
+    """Write a message to standard error; if even that fails, there is no one left to tell."""
+    with contextlib.suppress(OSError):
+        err.write(text + "\n")
+
+
+def _lines(stream: TextIO) -> Iterator[tuple[int, str]]:
+    """The specs of ``stream`` with their line numbers, skipping blank lines and ``#`` comments.
+
+    Read as bytes where the stream has them and decoded line by line, so that a line which is
+    not UTF-8 is reported on its own (by :func:`_check_utf8`) and the lines after it are still
+    read. A byte order mark before the first line and the ``\\r`` of Windows line ends are dropped.
+    """
+    for number, line in enumerate(_read(stream), 1):
+        text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+        text = text.removesuffix("\n").removesuffix("\r")
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if text.strip() and not text.lstrip().startswith("#"):
+            yield number, text
+
+
+def _read(stream: TextIO) -> Iterator[bytes | str]:
+    try:
+        yield from getattr(stream, "buffer", stream)
+    except OSError as error:
+        raise StreamError("cannot read standard input", error) from error
 
 
 def main(
@@ -201,28 +290,54 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """Run ``derive`` with ``argv``; return the exit status."""
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Run ``derive`` with ``argv``; return the exit status.
+
+    The streams default to the process's, any of which may be closed (``None``).
+    """
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    stderr = stderr or sys.stderr or io.StringIO()  # with standard error closed, messages are lost
+    try:
+        if stdout is None:
+            raise StreamError("standard output is closed")
+        status = _command(list(sys.argv[1:] if argv is None else argv), stdin, stdout, stderr)
+        try:  # what is still buffered, so that a full disk is reported here and not at exit
+            stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StreamError("cannot write to standard output", error) from error
+        return status
+    except BrokenPipeError:  # derive - < specs.txt | head -1: the reader has all it wants
+        return EXIT_PIPE
+    except StreamError as error:
+        _say(stderr, f"derive: {error}")
+        return EXIT_IO
+    except OSError as error:
+        _say(stderr, f"derive: input/output error: {error}")
+        return EXIT_IO
+
+
+def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: TextIO) -> int:
     if words[:1] == ["check"]:  # derive check FILE: its own exit status (1 means a row disagrees)
         from . import check
 
-        return check.main(words[1:], stdout, stderr)
+        report = io.StringIO()  # written here, where a failure to write is reported
+        status = check.main(words[1:], report, stderr)
+        _write(stdout, report.getvalue())
+        return status
     parser = build_parser()
+    shown = io.StringIO()  # argparse would hide a failure to write --help or --version
     try:  # argparse exits for --help, --version and usage errors: return its status instead
-        args = parser.parse_args(argv)
-        if args.standalone and not args.latex:
-            parser.error("--standalone goes with --latex")
-        if args.standalone and args.spec in (None, "-"):
-            parser.error("--standalone makes one document: give one SPEC")
-        if (args.explain or args.compare is not None) and (args.latex or args.markdown):
-            parser.error("--explain and --compare print text or --json")
-        if args.solve and not (args.budget or args.match):
-            parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
-        if (args.budget or args.match or args.leading) and args.markdown:
-            parser.error("--budget, --match and --leading print text, --json or --latex")
+        with contextlib.redirect_stdout(shown), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(words)
+            _check_arguments(parser, args)
     except SystemExit as exit:
+        _write(stdout, shown.getvalue())
         return exit.code if isinstance(exit.code, int) else 2
+    if stdin is None:
+        if args.spec in (None, "-", "repl"):
+            raise StreamError("standard input is closed")
+        stdin = io.StringIO()  # never read: the spec is on the command line
     try:
         if args.spec == "repl" or (args.spec is None and stdin.isatty()):
             from . import repl
@@ -236,16 +351,46 @@ def main(
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError:  # reading or writing the standard streams: reported by main
+        raise
     except Exception as error:  # a bug: say so briefly, the traceback only on request
         if args.debug:
             raise
-        stderr.write(
-            f"derive: internal error: {type(error).__name__}: {error}\n"
-            "This is a bug in derive; please report it with the command you ran (--debug shows the traceback).\n"
-        )
+        _say(stderr, _internal(error))
         return 1
 
 
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check what argparse cannot, and read ``--compare SPEC`` as the spec it is."""
+    if args.compare and args.spec is None and not _NAMES.match(args.compare):
+        # derive --compare "in 3 -> lstm 2": not convention names, so the spec, to compare under all
+        args.spec, args.compare = args.compare, ""
+    if args.standalone and not args.latex:
+        parser.error("--standalone goes with --latex")
+    if args.standalone and args.spec in (None, "-"):
+        parser.error("--standalone makes one document: give one SPEC")
+    if (args.explain or args.compare is not None) and (args.latex or args.markdown):
+        parser.error("--explain and --compare print text or --json")
+    if args.solve and not (args.budget or args.match):
+        parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
+    if (args.budget or args.match or args.leading) and args.markdown:
+        parser.error("--budget, --match and --leading print text, --json or --latex")
+    if args.convention is not None and not args.convention.strip():  # not the default: a name left out
+        parser.error(f"argument -c/--convention: expected one of {', '.join(CONVENTIONS)}, not an empty name")
+    texts = {"-c/--convention": args.convention, "--compare": args.compare, "--match": args.match}
+    texts.update({"--solve": args.solve, "--leading": args.leading})  # (a SPEC's error, with a caret, is _run's)
+    for flag, value in texts.items():
+        if value is not None and _SURROGATE.search(value):
+            parser.error(f"argument {flag}: not valid UTF-8: {value!r}")
+    bound: dict[str, int] = {}
+    for name, value in args.set:
+        if bound.setdefault(name, value) != value:
+            parser.error(f"argument -s/--set: {name} is bound twice, to {bound[name]} and to {value}")
+    args.set = list(bound.items())
+
+
 def run() -> None:
-    """The console script's entry point."""
-    sys.exit(main())
+    """Run ``derive`` as a command: the same as :func:`derive.__main__.run`."""
+    from .__main__ import run as command
+
+    command()

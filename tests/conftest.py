@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from derive.cli import main
 
@@ -36,10 +37,14 @@ class Run:
         return [json.loads(line) for line in self.out.splitlines()]
 
 
-def run_cli(*argv: str, stdin: str = "") -> Run:
-    """Run ``derive ARGV`` in this process with ``stdin`` as standard input."""
+def run_cli(*argv: str, stdin: str | bytes = "") -> Run:
+    """Run ``derive ARGV`` in this process with ``stdin`` (text, or the bytes of a file) as
+    standard input: a stream with a ``.buffer`` of bytes that keeps ``\\r\\n``, as the
+    process's own does."""
+    data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
     out, err = io.StringIO(), io.StringIO()
-    status = main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    status = main(list(argv), stdin=stream, stdout=out, stderr=err)
     return Run(status, out.getvalue(), err.getvalue())
 
 
@@ -50,17 +55,21 @@ class Session:
     where: str
 
     def run(self, base: Path) -> Run:
+        """Run the command in the folder ``base``: file paths, after ``<`` or as arguments
+        (derive check FILE), are relative to it. The docs' examples run from the repository's
+        root, where a reader who copies them stands."""
         words = shlex.split(self.command)
         assert words[0] == "derive", f"{self.where}: only derive commands are run: {self.command}"
-        stdin = ""
+        stdin = b""
         if "<" in words:
             at = words.index("<")
-            stdin = (base / words[at + 1]).read_text()
+            stdin = (base / words[at + 1]).read_bytes()
             words = words[:at] + words[at + 2 :]
         here = os.getcwd()
-        os.chdir(base)  # file arguments (derive check FILE) are relative to the page
-        try:
-            return run_cli(*words[1:], stdin=stdin)
+        os.chdir(base)
+        try:  # argparse wraps the usage line to the terminal's width: the one of the examples
+            with mock.patch.dict(os.environ, {"COLUMNS": "80"}):
+                return run_cli(*words[1:], stdin=stdin)
         finally:
             os.chdir(here)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import derive
 import derive.cli
 from conftest import ROOT, run_cli, sessions
 
@@ -164,3 +167,176 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# Batch input: every line gets its answer or its error, whatever the line holds.
+
+
+def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = derive.cli.count
+
+    def broken_on_lstm(spec: str, convention: str | None = None) -> derive.Result:
+        if "lstm" in spec:
+            raise OverflowError("int too large to convert to float")
+        return real(spec, convention)
+
+    monkeypatch.setattr(derive.cli, "count", broken_on_lstm)
+    run = run_cli("-", "--json", stdin="in 10 -> dense 5\nin 3 -> lstm 2\nin 3 -> dense 0\nin 4 -> dense 2\n")
+    assert run.status == 1  # the worst: a bug (1) over a mistake (2) over success (0)
+    answers = run.lines
+    assert [a["spec"] for a in answers] == ["in 10 -> dense 5", "in 3 -> lstm 2", "in 3 -> dense 0", "in 4 -> dense 2"]
+    assert [a.get("total") for a in answers] == [10 * 5 + 5, None, None, 4 * 2 + 2]
+    assert answers[1]["error"] == {
+        "message": "internal error: OverflowError: int too large to convert to float",
+        "line": 2,
+        "column": None,
+    }
+    assert "derive: internal error on line 2: OverflowError" in run.err
+    assert "This is a bug in derive" in run.err
+    assert "line 3, column 15" in run.err  # the mistake on the next line is still reported
+    assert "Traceback" not in run.err
+
+
+def test_batch_reports_a_line_that_is_not_utf8_and_goes_on() -> None:
+    data = b"in 3 -> lstm 2\nin 10 -> dense 5 # caf\xe9 (latin-1)\nin 4 -> dense 2\n"
+    run = run_cli("-", "--json", stdin=data)
+    assert run.status == 2
+    run.out.encode("utf-8")  # the output is valid UTF-8: no stray byte reaches it
+    first, bad, last = run.lines
+    assert (first["total"], last["total"]) == (4 * 2 * (3 + 2 + 1), 4 * 2 + 2)
+    assert bad == {
+        "spec": "in 10 -> dense 5 # caf\ufffd (latin-1)",
+        "error": {"message": "not valid UTF-8: byte 0xe9", "line": 2, "column": 23},
+    }
+    assert "--> line 2, column 23" in run.err
+
+
+def test_a_spec_argument_that_is_not_utf8_is_an_error() -> None:
+    # A byte that is not UTF-8 in argv reaches Python as a lone surrogate (surrogateescape).
+    run = run_cli("in 3 -> lstm 2 # \udcff", "--json")
+    assert run.status == 2
+    assert run.out == ""
+    assert "error: not valid UTF-8: byte 0xff" in run.err
+    assert "--> line 1, column 18" in run.err
+    match = run_cli("in 3 -> lstm h", "--match", "in 3 -> lstm 2 # \udcff")
+    assert match.status == 2
+    assert "argument --match: not valid UTF-8" in match.err
+
+
+def test_batch_drops_a_byte_order_mark_and_crlf_line_ends() -> None:
+    run = run_cli("-", "--json", stdin=b"\xef\xbb\xbfin 3 -> lstm 2\r\n# a comment\r\nin 10 -> dense 5\r\n")
+    assert run.status == 0, run.err
+    assert [(a["spec"], a["total"]) for a in run.lines] == [("in 3 -> lstm 2", 48), ("in 10 -> dense 5", 55)]
+
+
+def test_batch_reads_a_text_stream_too() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    status = derive.cli.main(["-", "--json"], stdin=io.StringIO("in 3 -> lstm 2\r\n"), stdout=out, stderr=err)
+    assert status == 0, err.getvalue()
+    assert json.loads(out.getvalue())["spec"] == "in 3 -> lstm 2"
+
+
+# Arguments that argparse takes but cannot check.
+
+
+def test_compare_before_the_spec_takes_the_spec() -> None:
+    spec = "in 10 -> lstm 20 x2"
+    flag_first = run_cli("--compare", spec)
+    assert flag_first.status == 0, flag_first.err
+    assert flag_first.out == run_cli(spec, "--compare").out
+    # keras: 4·20·(10 + 20 + 1) + 4·20·(20 + 20 + 1); pytorch adds 4·20 biases per copy
+    assert f"keras       {4 * 20 * 31 + 4 * 20 * 41:,}" in flag_first.out
+    assert f"pytorch     {4 * 20 * 31 + 4 * 20 * 41 + 2 * 4 * 20:,}" in flag_first.out
+    assert run_cli("--json", "--compare", spec).json["compare"].keys() == {
+        "keras",
+        "pytorch",
+        "plain",
+        "graves2013",
+        "sak2014",
+    }
+
+
+def test_compare_names_stay_names_and_a_dash_is_standard_input() -> None:
+    names = run_cli("--compare", "keras, pytorch", "--json", stdin="in 3 -> lstm 2\n")
+    assert names.status == 0, names.err
+    assert list(names.json["compare"]) == ["keras", "pytorch"]
+    dash = run_cli("--compare", "-", "--json", stdin="in 3 -> lstm 2\n")
+    assert dash.status == 0, dash.err
+    assert len(dash.json["compare"]) == 5
+    typo = run_cli("--compare", "pytorc", stdin="in 3 -> lstm 2\n")
+    assert typo.status == 2
+    assert "did you mean 'pytorch'?" in typo.err
+
+
+def test_an_empty_convention_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert derive.cli.main(["in 3 -> lstm 2", "--convention", ""]) == 2
+    assert "argument -c/--convention: expected one of keras, pytorch" in capsys.readouterr().err
+
+
+def test_a_symbol_bound_to_two_values_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert derive.cli.main(["in n -> lstm 2", "--set", "n=5", "--set", "n=6"]) == 2
+    assert "argument -s/--set: n is bound twice, to 5 and to 6" in capsys.readouterr().err
+    same = run_cli("in n -> lstm 2", "--set", "n=5", "-s", "n=5", "--json")  # the same value twice: harmless
+    assert same.status == 0, same.err
+    assert same.json["total"] == 4 * 2 * (5 + 2 + 1)
+
+
+# --standalone: always a whole document.
+
+BUDGETS = [
+    ["--budget", "19M"],
+    ["--budget", "19M", "--solve", "h"],
+    ["--match", "in 205 -> lstm 700 x5 -> dense 205"],
+    ["--leading", "h"],
+]
+
+
+@pytest.mark.parametrize("flags", BUDGETS, ids=" ".join)
+def test_standalone_budget_is_a_whole_document(flags: list[str]) -> None:
+    spec = "in 205 -> lstm h x5 -> dense 205"
+    run = run_cli(spec, *flags, "--latex", "--standalone")
+    assert run.status == 0, run.err
+    block = run_cli(spec, *flags, "--latex").out.rstrip("\n")
+    document = derive.count("in 3 -> lstm 2").latex(standalone=True).splitlines()
+    lines = run.out.rstrip("\n").splitlines()
+    assert lines[:5] == document[:5]  # the same preamble as a count's document
+    assert lines[-1] == r"\end{document}"
+    assert r"\ttfamily in 205 ->\allowbreak{} lstm h x5 ->\allowbreak{} dense 205" in run.out
+    assert block in run.out
+
+
+def test_standalone_budget_compiles(tmp_path: Path) -> None:
+    from test_show import pdflatex
+
+    binary = pdflatex()
+    run = run_cli("in 205 -> lstm h x5 -> dense 205", "--budget", "19M", "--latex", "--standalone")
+    (tmp_path / "budget.tex").write_text(run.out, encoding="utf-8")
+    done = subprocess.run(
+        [binary, "-interaction=nonstopmode", "-halt-on-error", "budget.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+# The usage block of docs/cli.md names every flag.
+
+
+def test_the_usage_block_in_the_docs_names_every_flag() -> None:
+    from derive import check
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    usage = text.split("```\n", 2)[1]
+    flags = [
+        option
+        for parser in (derive.cli.build_parser(), check.build_parser())
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option not in ("--help", "--version", "--debug")
+    ]
+    missing = [flag for flag in flags if flag not in usage]
+    assert missing == []
+    assert "derive check FILE" in usage

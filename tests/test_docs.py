@@ -29,7 +29,7 @@ def _update() -> None:
 
     def block(match: re.Match[str]) -> str:
         commands = re.findall(r"^\$ (.*)$", match[1], re.M)
-        return "```console\n" + "\n".join(transcript(c, path.parent) for c in commands) + "\n```"
+        return "```console\n" + "\n".join(transcript(c, ROOT) for c in commands) + "\n```"
 
     for path in DOCS:
         text = path.read_text(encoding="utf-8")
@@ -44,7 +44,7 @@ def test_docs_have_examples() -> None:
 
 @pytest.mark.parametrize(("path", "session"), all_sessions(), ids=lambda x: getattr(x, "where", ""))
 def test_console_example(path: Path, session: Session) -> None:
-    run = session.run(path.parent)
+    run = session.run(ROOT)  # as a reader would, from the repository's root
     assert (run.out + run.err).rstrip("\n") == session.expected, session.where
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,3 +215,120 @@ def test_random_valid_specs_count(text: str) -> None:
     result = derive.count(text)  # valid: must not raise
     assert result.total.free_symbols or int(result) >= 0
     _outcome(text)
+
+
+# The process: signals and the standard streams, with real subprocesses, for both ways of
+# starting derive. Nothing here may end in "internal error" or a traceback.
+
+
+def _commands() -> list[list[str]]:
+    script = shutil.which("derive", path=str(Path(sys.executable).parent)) or "derive"  # next to this Python
+    return [[sys.executable, "-m", "derive"], [script]]
+
+
+COMMANDS = pytest.mark.parametrize("command", _commands(), ids=["python -m derive", "console script"])
+POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and descriptors")
+
+INTERRUPT_WHILE_IMPORTING = """
+import os, signal, sys
+
+class _Interrupt:
+    # Ctrl-C at the moment SymPy starts to load, in the middle of derive's start-up.
+    def find_spec(self, name, path=None, target=None):
+        if name == "sympy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, _Interrupt())
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+@POSIX
+@COMMANDS
+def test_ctrl_c_during_start_up_exits_130_quietly(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_WHILE_IMPORTING, encoding="utf-8")
+    done = subprocess.run(
+        [*command, "in 3 -> lstm 2"],
+        cwd=tmp_path,
+        env=_env(PYTHONPATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+@POSIX
+@COMMANDS
+@pytest.mark.parametrize("specs", [1, 500], ids=["short output", "long output"])
+def test_a_closed_pipe_stops_the_output_quietly(command: list[str], specs: int, tmp_path: Path) -> None:
+    # As in derive - < specs.txt | head -1, with the reader gone before the first write, so that
+    # every write fails: at the last flush (short output) or in the middle of the batch (long).
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*command, "-"],
+            input="in 3 -> lstm 2\n" * specs,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=_env(),
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@COMMANDS
+@pytest.mark.parametrize("argv", [["in 3 -> lstm 2"], ["--help"], ["check", "docs/examples/paper.tsv"]], ids=" ".join)
+def test_a_full_disk_is_one_line_and_status_74(command: list[str], argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command, *argv], stdout=full, stderr=subprocess.PIPE, cwd=ROOT, env=_env(), text=True, check=False
+        )
+    assert (done.returncode, done.stderr) == (74, "derive: cannot write to standard output: No space left on device\n")
+
+
+def _shell(redirect: str, command: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the command with a descriptor closed by the shell, as a user would: derive - <&-."""
+    script = f'exec "$@" {redirect}'
+    return subprocess.run(["sh", "-c", script, "sh", *command, *argv], capture_output=True, env=_env(), text=True)
+
+
+@POSIX
+@COMMANDS
+@pytest.mark.parametrize(
+    ("redirect", "argv", "status", "message"),
+    [
+        (">&-", ["in 3 -> lstm 2"], 74, "derive: standard output is closed\n"),
+        ("<&-", ["-"], 74, "derive: standard input is closed\n"),
+        ("<&-", [], 74, "derive: standard input is closed\n"),
+        ("<&-", ["in 3 -> lstm 2"], 0, ""),  # standard input is not needed
+    ],
+    ids=["stdout closed", "stdin closed, -", "stdin closed, no spec", "stdin closed, unused"],
+)
+def test_a_closed_stream_is_one_line(
+    command: list[str], redirect: str, argv: list[str], status: int, message: str
+) -> None:
+    done = _shell(redirect, command, *argv)
+    assert (done.returncode, done.stderr) == (status, message)
+
+
+@POSIX
+@COMMANDS
+def test_a_closed_standard_error_loses_only_the_messages(command: list[str]) -> None:
+    good = _shell("2>&-", command, "in 3 -> lstm 2")
+    assert good.returncode == 0
+    assert "total: 48" in good.stdout
+    bad = _shell("2>&-", command, "in 3 -> lstmm 2")
+    assert (bad.returncode, bad.stdout) == (2, "")

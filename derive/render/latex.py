@@ -43,9 +43,22 @@ def tex_number(value: sp.Expr) -> str:
     return sp.latex(tidy(value))
 
 
-def document(body: list[str]) -> str:
-    """A complete document around ``body`` (compiles with pdflatex)."""
-    return "\n".join([*PREAMBLE, *body, r"\end{document}"])
+def document(result: Result, title: str, *body: str) -> str:
+    """A complete LaTeX document (article, amsmath, booktabs): ``title``, the spec and its
+    convention, then the lines of ``body``. Every standalone output is made here."""
+    conv = result.convention
+    return "\n".join(
+        [
+            *PREAMBLE,
+            rf"\section*{{{title}}}",
+            r"\begin{flushleft}\ttfamily "
+            + tex_text(result.spec.strip()).replace("->", r"->\allowbreak{}")
+            + r"\end{flushleft}",
+            rf"Counted under the \texttt{{{conv.name}}} convention ({tex_text(conv.title)}).",
+            *body,
+            r"\end{document}",
+        ]
+    )
 
 
 def _factor(value: sp.Expr) -> str:
@@ -145,32 +158,25 @@ def standalone(result: Result) -> str:
         widths += rf"{sp.latex(copies.output.channels) if copies.output.rank == 1 else tex_text(str(copies.output))}$"
         table_rows.append(rf"{row.index} & {name} & {widths} & ${tex_number(copies.params)}$ \\")
     total = tex_number(result.total) if result.total.is_Integer else sp.latex(result.formula)
-    conv = result.convention
     symbols = legend(result)
     described = ", ".join(f"${k}$ its {v}" for k, v in symbols.items() if k not in ("i", "h"))
     return document(
-        [
-            r"\section*{Parameter count}",
-            r"\begin{flushleft}\ttfamily "
-            + tex_text(result.spec.strip()).replace("->", r"->\allowbreak{}")
-            + r"\end{flushleft}",
-            rf"Counted under the \texttt{{{conv.name}}} convention ({tex_text(conv.title)}).",
-            r"In each formula, $i$ is the layer's input width and $h$ its size"
-            + (f"; {described}." if described else "."),
-            latex(result),
-            r"\begin{table}[h]",
-            r"\centering",
-            r"\begin{tabular}{rllr}",
-            r"\toprule",
-            r"\# & layer & in $\to$ out & parameters \\",
-            r"\midrule",
-            *table_rows,
-            r"\midrule",
-            rf" & total & & ${total}$ \\",
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
-        ]
+        result,
+        "Parameter count",
+        r"In each formula, $i$ is the layer's input width and $h$ its size" + (f"; {described}." if described else "."),
+        latex(result),
+        r"\begin{table}[h]",
+        r"\centering",
+        r"\begin{tabular}{rllr}",
+        r"\toprule",
+        r"\# & layer & in $\to$ out & parameters \\",
+        r"\midrule",
+        *table_rows,
+        r"\midrule",
+        rf" & total & & ${total}$ \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
     )
 
 

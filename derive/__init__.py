@@ -75,15 +75,37 @@ _LAZY = {
 }
 
 __all__ = [
+    "CONVENTIONS",
+    "KINDS",
+    "BlockDef",
+    "Branch",
+    "Call",
+    "Comparison",
+    "Convention",
     "DeriveError",
+    "Group",
     "InvalidOptionError",
     "InvalidSizeError",
+    "Kind",
+    "Layer",
+    "LayerResult",
+    "NetCall",
+    "NetDef",
+    "Network",
+    "NodeResult",
+    "Part",
+    "PartResult",
+    "Program",
+    "Result",
+    "Shape",
     "ShapeError",
     "SpecSyntaxError",
     "UnboundSymbolError",
     "UnknownNameError",
     "UnsolvableError",
-    *_LAZY,
+    "compare",
+    "count",
+    "parse",
 ]
 
 

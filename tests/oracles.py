@@ -179,9 +179,14 @@ def keras_model(spec: str | Network) -> Any:
 
     ``Dense``, ``Embedding``, ``SimpleRNN``, ``GRU(reset_after=...)``, ``LSTM``, each bi- kind
     wrapped in ``Bidirectional``; a layer ``xN`` is N layers; ``bias=none`` is ``use_bias=False``.
+    Built under ``keras.device("meta")``: the weights have their shapes but no memory.
     """
     keras = require("keras")
-    net = network(spec)
+    with keras.device("meta"):
+        return _keras_model(keras, network(spec))
+
+
+def _keras_model(keras: ModuleType, net: Network) -> Any:
     _common_checks(net, "Keras")
     classes = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
     width = _int(net.input, "the input width")

@@ -122,6 +122,11 @@ def test_torch_builds_on_meta_with_framework_stacking() -> None:
     assert model.layers[1].in_features == 2 * 1024
 
 
+def test_keras_builds_on_meta() -> None:
+    model = keras_model("in 4096 -> lstm 4096 x4 -> dense 4096")
+    assert all(str(w.value.device) == "meta" for w in model.weights)
+
+
 @pytest.mark.parametrize(
     ("spec", "build"),
     [

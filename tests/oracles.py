@@ -19,14 +19,18 @@ torch and keras are imported inside the functions, so this module imports withou
 
 from __future__ import annotations
 
+import functools
 import importlib
+import operator
 import os
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import programs
 import pytest
 import sympy as sp
+from programs import Branch, Chain, Element, Group, Part, Program, Residual
 
 import derive
 from derive import Layer, Network
@@ -203,9 +207,14 @@ def keras_model(spec: str | Network) -> Any:
 
     ``Dense``, ``Embedding``, ``SimpleRNN``, ``GRU(reset_after=...)``, ``LSTM``, each bi- kind
     wrapped in ``Bidirectional``; a layer ``xN`` is N layers; ``bias=none`` is ``use_bias=False``.
+    Built under ``keras.device("meta")``: the weights have their shapes but no memory.
     """
     keras = require("keras")
-    net = network(spec)
+    with keras.device("meta"):
+        return _keras_model(keras, network(spec))
+
+
+def _keras_model(keras: ModuleType, net: Network) -> Any:
     _common_checks(net, "Keras")
     classes = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
     width = _int(net.input, "the input width")
@@ -250,3 +259,231 @@ def keras_count(spec: str | Network) -> int:
 
 #: The oracle of each framework's convention in derive.
 ORACLES = {"pytorch": torch_count, "keras": keras_count}
+
+
+# --- Programs (language v2) ----------------------------------------------------------------------
+#
+# The same translation for a whole program (tests/programs.py): each part is a model of its own
+# (the frameworks' counts of the parts are summed, as derive sums them), a group's copies and a
+# layer's repeats are built one after the other, ``residual [A]`` is ``add { A | id }`` (as the
+# language defines it), and a branch combines its outputs with the framework's own sum or
+# concatenation. Every module is run on a probe as it is built, so the widths come from the
+# framework; ``add`` insists on equal widths (both frameworks would broadcast a width of 1).
+
+
+def program(spec: str | Program) -> Program:
+    """``spec`` read by :func:`programs.parse`, unless it is already a program."""
+    return spec if isinstance(spec, Program) else programs.parse(spec)
+
+
+def _same_widths(widths: list[int]) -> None:
+    if len(set(widths)) != 1:
+        raise ValueError(f"add needs equal widths, got {widths}")
+
+
+def _embedding_first(part: Part) -> tuple[int | None, Chain]:
+    """The embedding's size if the part starts with one, and the rest of its chain."""
+    first = part.chain[0]
+    if isinstance(first, programs.Layer) and first.kind == "embed" and first.repeat == 1:
+        return first.size, part.chain[1:]
+    return None, part.chain
+
+
+def _check_layer(layer: programs.Layer) -> None:
+    if layer.kind == "embed":
+        raise Unsupported(f"an embedding takes token ids, so it must come first in a part: {layer.text()}")
+    if layer.proj is not None and not layer.kind.endswith("lstm"):
+        raise ValueError(f"proj applies to lstm and bilstm only: {layer.text()}")
+
+
+def _torch_nodes(torch: ModuleType) -> Any:
+    """The container modules a program needs (defined here, where torch is imported)."""
+    nn = torch.nn
+
+    class Chain(nn.Module):
+        """Its modules in order."""
+
+        def __init__(self, modules: list[Any]) -> None:
+            super().__init__()
+            self.steps = nn.ModuleList(modules)
+
+        def forward(self, x: Any) -> Any:
+            for module in self.steps:
+                x = module(x)
+            return x
+
+    class Sequence(nn.Module):
+        """A recurrent module on (batch, T, features) that returns only its output sequence."""
+
+        def __init__(self, rnn: Any) -> None:
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x: Any) -> Any:
+            return self.rnn(x)[0]
+
+    class Branches(nn.Module):
+        """Every body gets the input; their outputs are summed (add) or concatenated (concat)."""
+
+        def __init__(self, op: str, bodies: list[Any]) -> None:
+            super().__init__()
+            self.op, self.bodies = op, nn.ModuleList(bodies)
+
+        def forward(self, x: Any) -> Any:
+            return self.combine(self.op, [body(x) for body in self.bodies])
+
+        @staticmethod
+        def combine(op: str, outs: list[Any]) -> Any:
+            if op == "concat":
+                return torch.cat(outs, dim=-1)
+            _same_widths([int(out.shape[-1]) for out in outs])
+            return functools.reduce(operator.add, outs)
+
+    return Chain, Sequence, Branches
+
+
+def torch_program(spec: str | Program) -> Any:
+    """The program as a ``torch.nn.ModuleList`` of its parts, on the meta device.
+
+    ``dense`` is ``nn.Linear``, an ``embed`` first in a part ``nn.Embedding``, a recurrent layer
+    ``xN`` one ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with ``num_layers=N`` (``batch_first``,
+    ``bidirectional`` for the bi- kinds, ``proj_size`` for ``proj``) that returns its output
+    sequence; ``relu``, ``tanh``, ``sigmoid``, ``dropout``, ``identity`` are ``nn.ReLU``,
+    ``nn.Tanh``, ``nn.Sigmoid``, ``nn.Dropout``, ``nn.Identity``, and so is ``id``.
+    """
+    torch = require("torch")
+    nn = torch.nn
+    Chain, Sequence, Branches = _torch_nodes(torch)
+    recurrent = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+    sizeless = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "dropout": nn.Dropout, "identity": nn.Identity}
+
+    def chain(elements: Chain, probe: Any) -> tuple[Any, Any]:
+        modules = []
+        for element in elements:
+            module, probe = copies(element, probe)
+            modules.append(module)
+        return Chain(modules), probe
+
+    def copies(element: Element, probe: Any) -> tuple[Any, Any]:
+        if isinstance(element, programs.Layer) and element.kind in programs.RECURRENT:
+            return one(element, probe)  # torch stacks the copies itself
+        modules = []
+        for _ in range(element.repeat):
+            module, probe = one(element, probe)
+            modules.append(module)
+        return Chain(modules), probe
+
+    def one(element: Element, probe: Any) -> tuple[Any, Any]:
+        # A container's output comes from its parts' probes, so that each layer runs once.
+        width = int(probe.shape[-1])
+        if isinstance(element, Group):
+            return chain(element.chain, probe)
+        if isinstance(element, Residual):
+            body, out = chain(element.chain, probe)
+            return Branches("add", [body, nn.Identity()]), Branches.combine("add", [out, probe])
+        if isinstance(element, Branch):
+            built = [chain(body, probe) if body else (nn.Identity(), probe) for body in element.branches]
+            bodies, outs = [module for module, _ in built], [out for _, out in built]
+            return Branches(element.op, bodies), Branches.combine(element.op, outs)
+        if element.kind in sizeless:
+            module = sizeless[element.kind]()
+        elif element.kind == "dense":
+            module = nn.Linear(width, element.size, bias=element.bias)
+        else:
+            _check_layer(element)
+            family = element.kind.removeprefix("bi")
+            module = Sequence(
+                recurrent[family](
+                    width,
+                    element.size,
+                    num_layers=element.repeat,
+                    bias=element.bias,
+                    batch_first=True,
+                    bidirectional=element.kind.startswith("bi"),
+                    **({} if element.proj is None else {"proj_size": element.proj}),
+                )
+            )
+        return module, module(probe)
+
+    parts = nn.ModuleList()
+    with torch.device("meta"):
+        for part in program(spec).parts:
+            size, rest = _embedding_first(part)
+            if size is None:
+                head, probe = [], torch.empty(1, 1, part.width)
+            else:
+                embedding = nn.Embedding(part.width, size)
+                head, probe = [embedding], embedding(torch.zeros(1, 1, dtype=torch.long))
+            body, _ = chain(rest, probe)
+            parts.append(Chain([*head, body]))
+    return parts
+
+
+def torch_program_count(spec: str | Program) -> int:
+    """PyTorch's count of the program: ``sum(p.numel() for p in module.parameters())``."""
+    return sum(p.numel() for p in torch_program(spec).parameters())
+
+
+def keras_program(spec: str | Program) -> Any:
+    """The program as one functional Keras 3 model, an input and an output per part.
+
+    Built under ``keras.device("meta")``, so no weight is allocated. ``Dense``, ``Embedding``
+    (first in a part, on int32 token ids), ``SimpleRNN``, ``GRU``, ``LSTM`` with
+    ``return_sequences=True`` (``Bidirectional`` for the bi- kinds), one layer per copy;
+    ``Activation("relu")`` etc., ``Dropout``, ``Identity``; ``Add`` and ``Concatenate``.
+    """
+    keras = require("keras")
+    L = keras.layers
+    recurrent = {"rnn": L.SimpleRNN, "gru": L.GRU, "lstm": L.LSTM}
+    sizeless = {"relu": lambda: L.Activation("relu"), "tanh": lambda: L.Activation("tanh")}
+    sizeless |= {"sigmoid": lambda: L.Activation("sigmoid"), "dropout": lambda: L.Dropout(0.5), "identity": L.Identity}
+
+    def chain(elements: Chain, x: Any) -> Any:
+        for element in elements:
+            for _ in range(element.repeat):
+                x = one(element, x)
+        return x
+
+    def add(outs: list[Any]) -> Any:
+        _same_widths([int(out.shape[-1]) for out in outs])
+        return L.Add()(outs)
+
+    def one(element: Element, x: Any) -> Any:
+        if isinstance(element, Group):
+            return chain(element.chain, x)
+        if isinstance(element, Residual):
+            return add([chain(element.chain, x), x])
+        if isinstance(element, Branch):
+            outs = [chain(body, x) if body else x for body in element.branches]
+            return add(outs) if element.op == "add" else L.Concatenate(axis=-1)(outs)
+        if element.kind in sizeless:
+            return sizeless[element.kind]()(x)
+        if element.kind == "dense":
+            return L.Dense(element.size, use_bias=element.bias)(x)
+        _check_layer(element)
+        if element.proj is not None:
+            raise Unsupported(f"Keras's LSTM has no projection (proj): {element.text()}")
+        cell = recurrent[element.kind.removeprefix("bi")](element.size, return_sequences=True, use_bias=element.bias)
+        return (L.Bidirectional(cell) if element.kind.startswith("bi") else cell)(x)
+
+    inputs, outputs = [], []
+    with keras.device("meta"):
+        for part in program(spec).parts:
+            size, rest = _embedding_first(part)
+            if size is None:
+                x = keras.Input(shape=(None, part.width))
+                inputs.append(x)
+            else:
+                inputs.append(keras.Input(shape=(None,), dtype="int32"))
+                x = L.Embedding(part.width, size)(inputs[-1])
+            outputs.append(chain(rest, x))
+        return keras.Model(inputs, outputs)
+
+
+def keras_program_count(spec: str | Program) -> int:
+    """Keras's count of the program: ``model.count_params()``."""
+    return int(keras_program(spec).count_params())
+
+
+#: The oracle of each framework's convention, for programs.
+PROGRAM_ORACLES = {"pytorch": torch_program_count, "keras": keras_program_count}

@@ -394,8 +394,8 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
         op, *chains = children
         return _Branch(str(op).lower(), tuple(tuple(c) for c in chains), False)
 
-    def chain(self, children: list[_Element]) -> tuple[_Element, ...]:
-        return tuple(children)
+    def chain(self, children: list[Any]) -> tuple[_Element, ...]:
+        return tuple(child for child in children if isinstance(child, _Element))
 
     @v_args(meta=True)
     def element(self, meta: Meta, children: list[Any]) -> _Element:

@@ -334,3 +334,47 @@ def choose(program: Program, name: str | None) -> Convention:
             hint="drop one of the two",
         )
     return used
+
+
+class Definitions:
+    """The blocks and nets a program can call: the bundled prelude's, and a user's file's."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.blocks, self.nets = scope.names()
+
+    def listing(self) -> str:
+        """One line a definition: its name and parameters, blocks then nets."""
+        lines = ["blocks:"]
+        for name in sorted(self.blocks):
+            block = self.scope.block(name)
+            assert block is not None
+            lines.append("  " + block.dsl().split(" = ")[0].removeprefix("block "))
+        if len(lines) == 1:
+            lines.append("  (none)")
+        lines.append("nets:")
+        for name in sorted(self.nets):
+            net = self.scope.net(name)
+            assert net is not None
+            lines.append("  " + net.dsl().split(" = ")[0].removeprefix("net "))
+        lines.append("derive --show NAME prints a definition")
+        return "\n".join(lines)
+
+    def show(self, name: str) -> str:
+        """The definition of ``name`` as it is written in its file."""
+        found = self.scope.block(name) or self.scope.net(name)
+        if found is None:
+            everything = [*self.blocks, *self.nets]
+            raise UnknownNameError(
+                f"no block or net is called '{name}'{did_you_mean(name, everything)}",
+                hint="derive --list names them",
+            )
+        span = found.spans.get("def")
+        text = found.source[span.start : span.end] if span is not None and found.source else found.dsl()
+        where = found.origin or "the program"
+        return f"# {where}, line {span.line if span else '?'}\n{text}"
+
+
+def definitions(prelude_file: str | Path | Scope | None = None) -> Definitions:
+    """What programs can call: ``definitions().listing()``, ``definitions().show("gpt2")``."""
+    return Definitions(scope_of(prelude_file) or prelude())

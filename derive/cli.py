@@ -66,6 +66,12 @@ def _binding(text: str) -> tuple[str, int]:
     return match[1], int(match[2])
 
 
+def _depth(text: str) -> int:
+    if not text.isdigit() or len(text) > 4:
+        raise argparse.ArgumentTypeError(f"expected a whole number of levels, not '{text}'")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``derive``."""
     parser = argparse.ArgumentParser(
@@ -110,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--match", metavar="SPEC2", help="the size whose count matches SPEC2's count")
     mode.add_argument("--leading", metavar="SYMBOL", help="the leading-order term as SYMBOL grows")
     parser.add_argument("--solve", metavar="SYMBOL", help="with --budget or --match: the symbol to solve for")
+    parser.add_argument(
+        "--depth", metavar="N", type=_depth, default=0, help="show the insides of blocks N levels deep (default 0)"
+    )
+    parser.add_argument("--prelude", metavar="FILE", help="a file of block and net definitions to use as well")
+    parser.add_argument("--list", action="store_true", help="list the blocks and nets that programs can call")
+    parser.add_argument("--show", metavar="NAME", help="print the definition of a block or net")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     return parser
@@ -161,9 +173,9 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
         sizes = _sizes(args, (s.name for s in parse(spec).symbols), strict, used)
-        comparison = compare(spec, names, sizes)
+        comparison = compare(spec, names, sizes, prelude=args.scope)
         return json.dumps(comparison.as_dict(), ensure_ascii=False) if args.json else comparison.text()
-    result = count(spec, args.convention)
+    result = count(spec, args.convention, prelude=args.scope)
     sizes = _sizes(args, (s.name for s in result.symbols), strict, used)
     result = result.subs(**sizes) if sizes else result
     if args.explain:
@@ -174,7 +186,17 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
         return result.latex(standalone=args.standalone)
     if args.markdown:
         return result.markdown()
-    return result.text()
+    return result.text(args.depth)
+
+
+def _definitions(args: argparse.Namespace) -> str:
+    """``--list`` and ``--show NAME``: what programs can call, and how it is written."""
+    from .api import definitions
+
+    found = definitions(args.scope)
+    if args.show:
+        return found.show(args.show)
+    return found.listing()
 
 
 def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool) -> int:
@@ -335,10 +357,16 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
         _write(stdout, shown.getvalue())
         return exit.code if isinstance(exit.code, int) else 2
     if stdin is None:
-        if args.spec in (None, "-", "repl"):
+        if args.spec in (None, "-", "repl") and not (args.list or args.show):
             raise StreamError("standard input is closed")
         stdin = io.StringIO()  # never read: the spec is on the command line
     try:
+        from .api import scope_of
+
+        args.scope = scope_of(args.prelude)
+        if args.list or args.show:
+            _write(stdout, _definitions(args) + "\n")
+            return 0
         if args.spec == "repl" or (args.spec is None and stdin.isatty()):
             from . import repl
 

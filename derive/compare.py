@@ -11,16 +11,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
-from .api import Result, size_value
+from .api import Result, scope_of, size_value
 from .conventions import CONVENTIONS, convention
 from .derivation import NodeResult, generic_terms
 from .errors import DeriveError
 from .model import Program
-from .parse import parse
+from .parse import Scope, parse
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,11 @@ def _causes(base: NodeResult, other: NodeResult) -> tuple[str, ...]:
 
 
 def compare(
-    spec: str | Program, conventions: Sequence[str] | None = None, sizes: Mapping[str, object] | None = None
+    spec: str | Program,
+    conventions: Sequence[str] | None = None,
+    sizes: Mapping[str, object] | None = None,
+    *,
+    prelude: str | Path | Scope | None = None,
 ) -> Comparison:
     """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
 
@@ -150,7 +155,7 @@ def compare(
     >>> c.layers[0].differences[0].causes
     ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
     """
-    program, text = (spec, spec.dsl()) if isinstance(spec, Program) else (parse(spec), spec)
+    program, text = (spec, spec.dsl()) if isinstance(spec, Program) else (parse(spec, scope_of(prelude)), spec)
     program = replace(program, convention=None)
     names = conventions or list(CONVENTIONS)
     try:

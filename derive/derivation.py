@@ -494,11 +494,10 @@ class _Deriver:
     def branch_once(self, branch: Branch, index: str, frozen: bool, depth: int, shape: Shape) -> Copies:
         children: list[NodeResult] = []
         outs: list[Shape] = []
-        for chain in branch.branches:
-            found, out = (
-                self.chain(chain, shape, f"{index}.{len(children) + 1}.", frozen, depth + 1) if chain else ([], shape)
-            )
-            # number the children of each branch on from the ones before
+        several = sum(1 for chain in branch.branches if chain) > 1
+        for b, chain in enumerate(branch.branches, 1):
+            prefix = f"{index}.{b}." if several else f"{index}."  # a residual's chain: 2.1, 2.2, ...
+            found, out = self.chain(chain, shape, prefix, frozen, depth + 1) if chain else ([], shape)
             children.extend(found)
             outs.append(out)
         out = self.merge(branch, outs)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,7 @@ def test_help_names_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_an_internal_error_exits_1_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: object) -> None:
+    def broken(*args: object, **options: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(derive.cli, "count", broken)
@@ -175,10 +176,10 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
 def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real = derive.cli.count
 
-    def broken_on_lstm(spec: str, convention: str | None = None) -> derive.Result:
+    def broken_on_lstm(spec: str, convention: str | None = None, **options: Any) -> derive.Result:
         if "lstm" in spec:
             raise OverflowError("int too large to convert to float")
-        return real(spec, convention)
+        return real(spec, convention, **options)
 
     monkeypatch.setattr(derive.cli, "count", broken_on_lstm)
     run = run_cli("-", "--json", stdin="in 10 -> dense 5\nin 3 -> lstm 2\nin 3 -> dense 0\nin 4 -> dense 2\n")

@@ -29,7 +29,7 @@ def markdown(result: Result) -> str:
             continue
         assert row.node is not None
         if row.what == "node":
-            formula = "" if row.node.formula is None else f"`{sp.sstr(row.node.formula, order='none')}`"
+            formula = "" if row.node.formula in (None, 0) else f"`{sp.sstr(row.node.formula, order='none')}`"
             lines.append(f"| {row.index} | {indent}{row.label} | {row.input} → {row.output} | {formula} | {value} |")
         else:
             label = row.label.replace("x", "×", 1) if row.label.startswith("x") else row.label

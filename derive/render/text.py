@@ -27,7 +27,7 @@ def text(result: Result, depth: int | None = None) -> str:
             table.append(("", row.label, row.input, "", number(row.params, result.tidy)))
         elif row.what == "node":
             assert row.node is not None
-            formula = "" if row.node.formula is None else sp.sstr(row.node.formula, order="none")
+            formula = "" if row.node.formula in (None, 0) else sp.sstr(row.node.formula, order="none")
             table.append(
                 (
                     row.index,

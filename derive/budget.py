@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 import sympy as sp
 
-from .derivation import Result
+from .derivation import Result, count
 from .errors import DeriveError, UnboundSymbolError, UnknownNameError, UnsolvableError, did_you_mean
 
 _SCALES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
@@ -140,15 +140,36 @@ def _next(result: Result, name: str, value: int) -> tuple[int, int]:
     raise UnsolvableError(f"no valid {name} above {value}")
 
 
-def match(result: Result, target: Result, symbol: str | None = None) -> Solution:
-    """Solve ``result`` for its free symbol so that its count matches ``target``'s."""
+def baseline(spec: str, result: Result) -> Result:
+    """``spec`` counted as a baseline for ``result``: under ``result``'s convention, unless
+    ``spec`` names its own with ``using`` (then that one)."""
+    from .parse import parse
+
+    if not isinstance(spec, str):
+        raise UnsolvableError(f"a spec to match is a string or a Result, not {type(spec).__name__}")
+    return count(spec, None if parse(spec).convention else result.convention.name)
+
+
+def match(result: Result, target: Result | str, symbol: str | None = None) -> Solution:
+    """Solve ``result`` for its free symbol so that its count matches ``target``'s.
+
+    ``target`` is a :class:`~derive.derivation.Result`, or a spec, which is then counted under
+    ``result``'s convention (unless it says ``using`` one of its own).
+
+    >>> from derive import count
+    >>> graves = count("in 205 -> lstm h x5 -> dense 205 using graves2013")
+    >>> match(graves, "in 205 -> lstm 700 x5 -> dense 205").value
+    700
+    """
+    if not isinstance(target, Result):
+        target = baseline(target, result)
     try:
-        budget = int(target)
+        limit = int(target)
     except UnboundSymbolError as error:
         raise UnboundSymbolError(
             "the spec to match still has free symbols", hint="bind them with --set or write numbers"
         ) from error
-    return solve(result, budget, symbol)
+    return solve(result, limit, symbol)
 
 
 @dataclass(frozen=True)

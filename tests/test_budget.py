@@ -169,3 +169,55 @@ def test_solutions_against_direct_counts(spec: str, convention: str, limit: int)
     # and through the spec with the number written in, not through subs
     written = spec.replace("h", str(solution.value))
     assert int(derive.count(written, convention)) == solution.total
+
+
+# The counts below are written from the layers' formulas, independently of derive:
+# keras LSTM 4h(i + h) + 4h, dense i·o + o; Graves (2013) adds three peephole vectors per layer and
+# skip connections: every hidden layer also sees the network's input, the output layer sees every
+# hidden layer.
+def graves(h: int) -> int:
+    first = 4 * h * (205 + h) + 4 * h + 3 * h
+    others = 4 * (4 * h * (h + 205 + h) + 4 * h + 3 * h)
+    return first + others + 205 * 5 * h + 205
+
+
+def keras(h: int) -> int:
+    return 4 * h * (205 + h) + 4 * h + 4 * (4 * h * (2 * h) + 4 * h) + 205 * h + 205
+
+
+LSTM700 = "in 205 -> lstm 700 x5 -> dense 205"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["in 205 -> lstm h x5 -> dense 205 using graves2013", "--match", LSTM700],
+        ["in 205 -> lstm h x5 -> dense 205", "--convention", "graves2013", "--match", LSTM700],
+    ],
+)
+def test_match_counts_the_baseline_under_the_specs_convention(argv: list[str]) -> None:
+    run = run_cli(*argv, "--json")
+    assert run.status == 0, run.err
+    data = run.json
+    assert data["convention"] == "graves2013"
+    assert data["budget"] == graves(700)
+    assert (data["value"], data["total"]) == (700, graves(700))
+    assert data["next"] == {"value": 701, "total": graves(701)}
+
+
+def test_a_baseline_that_says_using_keeps_its_own_convention() -> None:
+    run = run_cli("in 205 -> lstm h x5 -> dense 205 using graves2013", "--match", LSTM700 + " using keras", "--json")
+    assert run.status == 0, run.err
+    data = run.json
+    assert data["budget"] == keras(700) == 18_371_705
+    h = data["value"]
+    assert graves(h) == data["total"] <= keras(700) < graves(h + 1) == data["next"]["total"]
+
+
+def test_match_in_python_counts_a_spec_under_the_results_convention() -> None:
+    lstm = derive.count("in 205 -> lstm h x5 -> dense 205 using graves2013")
+    solution = budget.match(lstm, LSTM700)
+    assert (solution.value, solution.budget) == (700, graves(700))
+    assert budget.baseline(LSTM700, lstm).convention.name == "graves2013"
+    assert budget.baseline(LSTM700 + " using pytorch", lstm).convention.name == "pytorch"
+    assert budget.match(lstm, derive.count(LSTM700)).budget == keras(700)  # a Result is taken as counted

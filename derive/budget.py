@@ -6,6 +6,9 @@ largest width that fits a budget is found on that polynomial with exact integer 
 the next valid one; the leading term is the polynomial's term of highest degree. Researchers use
 the first to match baselines at equal parameter budgets ("a GRU with as many parameters as this
 LSTM") and the second to quote formulas like 8·L·d².
+
+User text never reaches SymPy here: budgets are read by :func:`parse_budget`, sizes by
+:func:`_whole`, and symbols are looked up by name among the spec's own.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import sympy as sp
 
 from .derivation import Result, count
 from .errors import (
     DeriveError,
+    InvalidSizeError,
     UnboundSymbolError,
     UnknownNameError,
     UnsolvableError,
@@ -35,6 +40,7 @@ _BUDGET = re.compile(
     r"\s*([0-9][0-9_]*)(?:\.([0-9_]+))?(?:e([0-9_]+))?\s*([kmbt]?)\s*\Z",
     re.IGNORECASE,
 )
+_WHOLE = re.compile(r"\s*([0-9](?:_?[0-9])*)\s*\Z")
 _LIMIT = 10**MAX_DIGITS  # budgets, sizes and answers have at most MAX_DIGITS digits
 _LINEAR = 16  # values tried one by one before galloping (see _Candidates.first_valid)
 _GALLOP = 64  # the most jumps of the gallop, each twice as far: 16·2**64 values away
@@ -48,11 +54,13 @@ def _quoted(text: str) -> str:
 def parse_budget(text: str) -> int:
     """A parameter budget as people write it: ``19000000``, ``19_000_000``, ``19e6``, ``19M``,
     ``1.5B``, ``500k``. It must come to a positive whole number of at most 1,000 digits
-    (:data:`derive.model.MAX_DIGITS`).
+    (:data:`derive.model.MAX_DIGITS`). The text is read here, digit by digit, never by SymPy.
 
     >>> [parse_budget(t) for t in ("19000000", "19_000_000", "19e6", "19M", "1.5B", "500k")]
     [19000000, 19000000, 19000000, 19000000, 1500000000, 500000]
     """
+    if not isinstance(text, str):
+        raise UnsolvableError(f"a budget is written as text, such as '19M', not {type(text).__name__}")
     match = _BUDGET.match(text)
     if not match:
         raise UnsolvableError(
@@ -85,11 +93,50 @@ def _too_large(what: str) -> UnsolvableError:
     )
 
 
-def _budget(value: int) -> int:
-    """A budget given to :func:`solve`, within the digit limit."""
-    if value >= _LIMIT:
+def _budget(value: object) -> int:
+    """A budget given to :func:`solve`: an int, a SymPy Integer, or text for :func:`parse_budget`."""
+    if isinstance(value, str):
+        return parse_budget(value)
+    if isinstance(value, bool) or not isinstance(value, int | sp.Integer):
+        raise UnsolvableError(
+            f"a budget is a whole number of parameters, not {type(value).__name__}",
+            hint="pass an int, or text such as '19M' or '1.5B'",
+        )
+    number = int(value)
+    if number < 1:
+        raise UnsolvableError(f"the budget {number} is not a positive whole number of parameters")
+    if number >= _LIMIT:
         raise _too_large("the budget")
-    return value
+    return number
+
+
+def _whole(value: object, what: str) -> int:
+    """A size given by a caller: an int, a SymPy Integer, or digits as the DSL writes them."""
+    if isinstance(value, str):
+        match = _WHOLE.match(value)
+        if not match:
+            raise InvalidSizeError(f"{what} must be a positive whole number, not {_quoted(value)}")
+        digits = match[1].replace("_", "")
+        if len(digits) > MAX_DIGITS:
+            raise InvalidSizeError(f"{what} has more than {MAX_DIGITS:,} digits")
+        value = int(digits)
+    if isinstance(value, bool) or not isinstance(value, int | sp.Integer):
+        raise InvalidSizeError(f"{what} must be a positive whole number, not {type(value).__name__}")
+    number = int(value)
+    if number < 1:
+        raise InvalidSizeError(f"{what} must be a positive whole number, not {number}")
+    if number >= _LIMIT:
+        raise InvalidSizeError(f"{what} has more than {MAX_DIGITS:,} digits")
+    return number
+
+
+def _name(symbol: object) -> str:
+    """The name of the symbol a caller means: a string, or a SymPy Symbol."""
+    if isinstance(symbol, sp.Symbol):
+        return symbol.name
+    if not isinstance(symbol, str):
+        raise UnknownNameError(f"a symbol is named by a string, not {type(symbol).__name__}")
+    return symbol
 
 
 def _free(result: Result, name: str | None) -> sp.Symbol:
@@ -213,12 +260,13 @@ def _largest(fits: Callable[[int], bool], start: int) -> int:
     return low
 
 
-def solve(result: Result, budget: int, symbol: str | None = None) -> Solution:
+def solve(result: Result, budget: int | sp.Integer | str, symbol: str | sp.Symbol | None = None) -> Solution:
     """The largest positive integer value of ``symbol`` whose count does not exceed ``budget``,
     among the values the spec accepts (``h/2000`` needs a multiple of 2000).
 
-    Every other symbol must be bound. Raises :class:`~derive.errors.UnsolvableError` when no
-    positive value fits, when the count does not grow with the symbol, or past 1,000 digits.
+    Every other symbol must be bound. ``budget`` is an int, a SymPy Integer, or text such as
+    ``"19M"`` (read by :func:`parse_budget`). Raises :class:`~derive.errors.UnsolvableError` when
+    no positive value fits, when the count does not grow with the symbol, or past 1,000 digits.
 
     >>> from derive import count
     >>> s = solve(count("in 205 -> lstm h x5 -> dense 205"), 19_000_000)
@@ -226,7 +274,7 @@ def solve(result: Result, budget: int, symbol: str | None = None) -> Solution:
     (712, 18994229, 713, 19046574)
     """
     limit = _budget(budget)
-    x = _free(result, symbol)
+    x = _free(result, None if symbol is None else _name(symbol))
     poly = _Polynomial.of(result.total, x)
     if poly.degree < 1:
         raise UnsolvableError(f"the count does not depend on {x}")
@@ -488,10 +536,12 @@ def baseline(spec: str, result: Result) -> Result:
     ``spec`` names its own with ``using`` (then that one)."""
     from .parse import parse
 
+    if not isinstance(spec, str):
+        raise UnsolvableError(f"a spec to match is a string or a Result, not {type(spec).__name__}")
     return count(spec, None if parse(spec).convention else result.convention.name)
 
 
-def match(result: Result, target: Result | str, symbol: str | None = None) -> Solution:
+def match(result: Result, target: Result | str, symbol: str | sp.Symbol | None = None) -> Solution:
     """Solve ``result`` for its free symbol so that its count matches ``target``'s.
 
     ``target`` is a :class:`~derive.derivation.Result`, or a spec, which is then counted under
@@ -535,30 +585,35 @@ class Leading:
         return sp.Rational(self.rest.subs(bindings), whole) if whole else None
 
 
-def leading(result: Result, symbol: str, at: Mapping[str, int] | None = None) -> Leading:
+def leading(result: Result, symbol: str | sp.Symbol, at: Mapping[str, Any] | None = None) -> Leading:
     """The leading-order term of the count as ``symbol`` grows (other symbols kept).
 
-    ``at`` binds symbols to tell how large the rest is against the whole.
+    ``at`` binds symbols (to ints, SymPy Integers or digits) to tell how large the rest is
+    against the whole.
 
     >>> from derive import count
     >>> lead = leading(count("in V -> embed d -> lstm d x L -> dense V"), "d")
     >>> lead.term, lead.rest
     (8*L*d**2, 4*L*d + 2*V*d + V)
     """
+    name = _name(symbol)
     free = {s.name: s for s in result.symbols}
-    if symbol not in free:
+    if name not in free:
         raise UnknownNameError(
-            f"the spec has no free symbol {_quoted(symbol)}{did_you_mean(symbol, free)}",
+            f"the spec has no free symbol {_quoted(name)}{did_you_mean(name, free)}",
             hint=f"its free symbols: {', '.join(free) or 'none'}",
         )
-    x = free[symbol]
+    sizes: dict[str, int] = {}
+    for key, value in (at or {}).items():
+        key = _name(key)
+        if key not in free:
+            raise UnknownNameError(f"the spec has no symbol {_quoted(key)}{did_you_mean(key, free)}")
+        sizes[key] = _whole(value, key)
+    x = free[name]
     try:
         polynomial = sp.Poly(result.total, x)
     except sp.PolynomialError:
         raise UnsolvableError(f"the count is not a polynomial in {x}") from None
     degree = polynomial.degree()
     term = sp.expand(polynomial.LC() * x**degree)
-    for name in at or {}:
-        if name not in free:
-            raise UnknownNameError(f"the spec has no symbol {_quoted(name)}{did_you_mean(name, free)}")
-    return Leading(result, symbol, term, sp.expand(result.total - term), dict(at or {}))
+    return Leading(result, name, term, sp.expand(result.total - term), sizes)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -373,3 +375,49 @@ def test_a_count_that_grows_though_its_difference_has_negative_coefficients() ->
     assert (solution.value, solution.total, solution.next_value) == (h, counts(h), h + 1)
     with pytest.raises(derive.UnsolvableError, match="does not grow"):  # rises, falls between 4 and 6.7, rises
         budget.solve(derive.count("in 1 -> dense h*h*h - 16*h*h + 80*h"), 1_000_000)
+
+
+def test_budgets_sizes_and_symbols_as_python_values() -> None:
+    lstm = derive.count("in 205 -> lstm h x5 -> dense 205")
+    assert budget.solve(lstm, "19M").value == 712
+    assert budget.solve(lstm, sp.Integer(19_000_000), sp.Symbol("h")).value == 712
+    assert budget.leading(lstm, sp.Symbol("h"), {"h": "700"}).at == {"h": 700}
+    for bad in (19e6, True, -5, 0, None):
+        with pytest.raises(derive.UnsolvableError):
+            budget.solve(lstm, bad)  # type: ignore[arg-type]
+
+
+PAYLOAD = "__import__('os').system('touch pwned') or 5"
+
+
+def test_user_strings_never_reach_sympy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lstm = derive.count("in 205 -> lstm h x5 -> dense 205")
+    lm = derive.count("in V -> embed d -> lstm d x L -> dense V")
+    attempts: list[Callable[[], object]] = [
+        lambda: budget.solve(lstm, PAYLOAD),
+        lambda: budget.solve(lstm, 19_000_000, PAYLOAD),
+        lambda: budget.match(lstm, PAYLOAD),
+        lambda: budget.match(lstm, LSTM700, PAYLOAD),
+        lambda: budget.leading(lm, PAYLOAD),
+        lambda: budget.leading(lm, "d", {"d": PAYLOAD}),
+        lambda: budget.leading(lm, "d", {PAYLOAD: 5}),
+        lambda: budget.parse_budget(PAYLOAD),
+    ]
+    for attempt in attempts:
+        with pytest.raises(derive.DeriveError):
+            attempt()
+    for argv in (
+        ["in 205 -> lstm h x5 -> dense 205", "--budget", PAYLOAD],
+        ["in 205 -> lstm h x5 -> dense 205", "--budget", "19M", "--solve", PAYLOAD],
+        ["in 205 -> lstm h x5 -> dense 205", "--match", PAYLOAD],
+        ["in 205 -> lstm h x5 -> dense 205", "--match", LSTM700, "--solve", PAYLOAD],
+        ["in V -> embed d -> lstm d x L -> dense V", "--leading", PAYLOAD],
+    ):
+        run = run_cli(*argv)
+        assert run.status == 2, argv
+        assert run.err.startswith("error: "), argv
+    # --set is read by the argument parser, which refuses anything but NAME=DIGITS (exit 2)
+    assert run_cli("in V -> embed d -> lstm d x L -> dense V", "--leading", "d", "--set", f"d={PAYLOAD}").status == 2
+    assert not (tmp_path / "pwned").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -423,7 +423,7 @@ def _expressions(node: object, depth: int = 0) -> Iterator[sp.Expr]:
     """Every SymPy expression held by a spec's model (sizes, repeat counts, option widths)."""
     if isinstance(node, sp.Expr):
         yield node
-    elif depth > 1000 or node is None or isinstance(node, str | int | float | bool):
+    elif depth > 400 or node is None or isinstance(node, str | int | float | bool):
         return
     elif dataclasses.is_dataclass(node) and not isinstance(node, type):
         for f in dataclasses.fields(node):

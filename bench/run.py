@@ -40,6 +40,8 @@ SEEDS = [
     ("in 205 -> lstm 700 x5 -> lstm 205", "plain"),
     ("in 39 -> lstm 1024 (proj=256) x2 -> lstm 1024 (proj=256, nproj=256) -> dense 34", "sak2014"),
 ]
+# A count of degree 200 in n: a budget is solved on integers, never by factoring the polynomial.
+POWER = "in 205 -> lstm " + "*".join(["n"] * 100)
 PATTERN = ["lstm 256", "gru 128", "bilstm 64 (peephole)", "dense 512", "rnn 32 (bias=double)", "lstm 128 (proj=64)"]
 
 
@@ -118,6 +120,7 @@ class Warm:
     convention: str | None
     seconds: list[float]
     peak_kb: float = 0.0
+    within: int | None = None  # a parameter budget: solve for the spec's symbol instead of counting
 
     @property
     def median_ms(self) -> float:
@@ -125,11 +128,17 @@ class Warm:
 
 
 def run_warm(case: Warm, minimum: int, budget: float) -> None:
-    """The REPL case: parse, count and render the table in a process that is already warm."""
+    """The REPL case: parse, count and render the table (or solve for a budget and render the
+    solution) in a process that is already warm."""
     import derive
+    from derive.budget import solve
+    from derive.render import solution_text
 
     def answer() -> str:
-        return derive.count(case.spec, case.convention).text()
+        result = derive.count(case.spec, case.convention)
+        if case.within is None:
+            return result.text()
+        return solution_text(solve(result, case.within))
 
     answer()  # warm: imports, the parser, first-use caches
     tracemalloc.start()
@@ -152,6 +161,8 @@ def warm_cases() -> list[Warm]:
         Warm("lstm h x 5 (symbolic h)", "in 205 -> lstm h x 5 -> dense 205", None, []),
         Warm("lstm h x 1000000000000", "in 205 -> lstm h x 1000000000000 -> dense 205", None, []),
         Warm("lstm h x L (symbolic L)", "in 205 -> lstm h x L -> dense 205", None, []),
+        Warm("--budget 19M: lstm h x 5", "in 205 -> lstm h x5 -> dense 205", None, [], within=19_000_000),
+        Warm("--budget 1e12: lstm n*n*…*n (100 factors)", POWER, None, [], within=10**12),
     ]
     return cases
 
@@ -210,6 +221,13 @@ def targets(cold: dict[str, Cold], warm: dict[str, Warm]) -> list[Target]:
             "warm, `lstm h x L` / `lstm h x 5`",
             warm["lstm h x L (symbolic L)"].median_ms / warm["lstm h x 5 (symbolic h)"].median_ms,
             2,
+        )
+    )
+    found.append(
+        Target(
+            "warm, `--budget 1e12` on `lstm n*n*…*n` (degree 200) / on `lstm h x 5`",
+            warm["--budget 1e12: lstm n*n*…*n (100 factors)"].median_ms / warm["--budget 19M: lstm h x 5"].median_ms,
+            10,
         )
     )
     found.append(

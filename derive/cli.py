@@ -150,7 +150,7 @@ def _budget(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -
     sizes = _sizes(args, (s.name for s in result.symbols), strict, used)
     result = result.subs(**sizes) if sizes else result
     if args.match:
-        target = count(args.match, args.convention)
+        target = budget.baseline(args.match, result)  # the spec's convention, unless SPEC2 says using
         bound = {k: v for k, v in args.set if k in {s.name for s in target.symbols}}
         used.update(bound)
         solution = budget.match(result, target.subs(**bound) if bound else target, args.solve)

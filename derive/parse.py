@@ -362,6 +362,24 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
 
     bare_size = size
 
+    @v_args(meta=True)
+    def mul_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("*", children[0], _span(meta))
+
+    @v_args(meta=True)
+    def div_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        if children[0] == 0:
+            raise InvalidSizeError("division by zero", _span(meta))
+        return "tail", ("/", children[0], _span(meta))
+
+    @v_args(meta=True)
+    def add_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("+", children[0], _span(meta))
+
+    @v_args(meta=True)
+    def sub_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("-", children[0], _span(meta))
+
     def repeat(self, children: list[_Located]) -> tuple[str, _Located]:
         return "repeat", children[0]
 
@@ -403,8 +421,17 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
         options: list[tuple[_Option, ...]] = []
         repeat: _Located | None = None
         label: tuple[str, Span] | None = None
+        tails: list[tuple[str, sp.Expr, Span]] = []
         for what, value in posts:
-            if what == "options":
+            if what == "tail":
+                if len(options) != 1 or repeat is not None or label is not None:
+                    raise SpecSyntaxError(
+                        f"unexpected '{value[0]}': arithmetic goes inside the size",
+                        value[2],
+                        hint="write the whole size in parentheses: dense ((h+1)/2)",
+                    )
+                tails.append(value)
+            elif what == "options":
                 if repeat is not None or label is not None:
                     raise SpecSyntaxError(
                         "options come right after the layer, before xN and 'as'", value[0].span if value else None
@@ -422,6 +449,25 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
                 if label is not None:
                     raise SpecSyntaxError("a label is given twice", value[1])
                 label = value
+        if tails:  # `dense (h+1)/2`: the one parenthesized group is a size, continued
+            group, *rest = options
+            if (
+                len(rest) > 1
+                or len(group) != 1
+                or group[0].value is not None
+                or not isinstance(node, _Layer)
+                or node.size is not None
+            ):
+                raise SpecSyntaxError(
+                    "arithmetic after options", tails[0][2], hint="write the whole size in parentheses"
+                )
+            value, start = group[0].name.value, group[0].span
+            for op, operand, span in tails:
+                value = {"*": value * operand, "/": value / operand, "+": value + operand, "-": value - operand}[op]
+                end = span
+            whole = Span(start.start - 1, end.end, start.line, start.column - 1)
+            node = _Layer(node.name, node.name_span, _Located(value, whole))
+            options = rest
         return _Element(node, tuple(options), repeat, label, _span(meta))
 
     @v_args(meta=True)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def solution_text(solution: Solution) -> str:
     """The width that fits the budget, the one after it, both counts, and the exact root."""
     result, x = solution.result, solution.symbol
-    root = sp.N(solution.root, 12)
+    root = sp.sstr(solution.approx(12))
     over = solution.next_total - solution.budget
     return "\n".join(
         [
@@ -28,7 +28,7 @@ def solution_text(solution: Solution) -> str:
             f"  {x} = {solution.next_value}: {solution.next_total:,}  (over by {over:,})",
             "",
             f"count({x}) = {sp.sstr(result.formula)}",
-            f"root: {x} = {sp.sstr(solution.root)} ≈ {sp.sstr(root)}",
+            f"root: {x} = {sp.sstr(solution.root)} ≈ {root}" if solution.root is not None else f"root: {x} ≈ {root}",
         ]
     )
 
@@ -43,8 +43,8 @@ def solution_dict(solution: Solution) -> dict[str, Any]:
         "value": solution.value,
         "total": solution.total,
         "next": {"value": solution.next_value, "total": solution.next_total},
-        "root": sp.sstr(solution.root),
-        "root_approx": float(sp.N(solution.root, 17)),
+        "root": None if solution.root is None else sp.sstr(solution.root),
+        "root_approx": solution.root_approx,
         "formula": sp.sstr(solution.result.formula),
     }
 
@@ -57,7 +57,9 @@ def solution_latex(solution: Solution) -> str:
             r"\begin{align*}",
             rf"  N({sp.latex(x)}) &= {sp.latex(solution.result.formula)} "
             rf"\le {tex_number(sp.Integer(solution.budget))} \\",
-            rf"  {sp.latex(x)} &\le {sp.latex(solution.root)} \approx {sp.latex(sp.N(solution.root, 6))} \\",
+            rf"  {sp.latex(x)} &\le {sp.latex(solution.root)} \approx {sp.latex(solution.approx(6))} \\"
+            if solution.root is not None
+            else rf"  {sp.latex(x)} &\lesssim {sp.latex(solution.approx(6))} \\",
             rf"  N({solution.value}) &= {tex_number(sp.Integer(solution.total))}, \quad "
             rf"N({solution.next_value}) = {tex_number(sp.Integer(solution.next_total))}",
             r"\end{align*}",

@@ -7,6 +7,7 @@ the line, column and a caret), 1 for anything else, which is a bug in derive.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -204,9 +205,7 @@ def main(
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["check"]:  # derive check FILE: its own exit status (1 means a row disagrees)
-        from . import check
-
-        return check.main(words[1:], stdout, stderr)
+        return check_main(words[1:], stdout, stderr)
     parser = build_parser()
     try:  # argparse exits for --help, --version and usage errors: return its status instead
         args = parser.parse_args(argv)
@@ -248,3 +247,65 @@ def main(
 def run() -> None:
     """The console script's entry point."""
     sys.exit(main())
+
+
+# --- derive check FILE ------------------------------------------------------------------------
+
+CHECK_EPILOG = """\
+A table is tab-separated, with the columns spec, convention, exact, stated, source (exact or
+stated may be empty), or a .toml file of [[case]] tables with the same keys. A stated figure
+holds when the exact count, rounded to the precision printed (21.3M: to the nearest 0.1M),
+equals it; a figure without a suffix is exact.
+
+exit status: 0 every row holds, 1 a row disagrees (or its spec cannot be counted),
+2 a malformed file or a usage error
+
+examples:
+  derive check published.tsv
+  derive check paper.toml --markdown >> "$GITHUB_STEP_SUMMARY"
+"""
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``derive check``."""
+    parser = argparse.ArgumentParser(
+        prog="derive check",
+        description="Check a table of published parameter counts: count each spec, and hold it to the "
+        "figures printed beside it.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="the table: .toml, or tab-separated columns")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object: file, cases, held, failed")
+    output.add_argument("--markdown", action="store_true", help="print a GitHub Markdown table, for a CI job summary")
+    return parser
+
+
+def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run ``derive check`` with ``argv`` (the words after ``check``); return the exit status.
+
+    0 when every row holds, 1 when a row disagrees or its spec cannot be counted, 2 for a
+    malformed file (the message, with the file and line, goes to ``stderr``) or a usage error.
+    """
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_check_parser()
+    try:  # argparse exits for --help and usage errors: return its status instead
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 2
+    from . import check
+
+    try:
+        report = check.check_file(args.file)
+    except DeriveError as error:
+        stderr.write(error.render() + "\n")
+        return 2
+    if args.json:
+        stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    elif args.markdown:
+        stdout.write(report.markdown() + "\n")
+    else:
+        stdout.write(report.text() + "\n")
+    return 0 if report.failed == 0 else 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from derive import check
+from derive import check, cli
 from derive.check import CaseFileError, Figure, StatedFigureError
 from derive.errors import DeriveError
 from derive.testing import assert_count
@@ -189,7 +189,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def run_check(*argv: str | Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = check.main([str(a) for a in argv], out, err)
+    status = cli.main(["check", *(str(a) for a in argv)], stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -646,3 +646,18 @@ def test_assert_count_in_a_users_pytest_run(tmp_path: Path) -> None:
     assert f"derive counts {GRAVES_KERAS:,} under keras, which rounds to 18M, not the stated 21M" in out
     assert "formula: i = input width, h = size" in out  # the breakdown
     assert f"total: {GRAVES_KERAS:,} (18.4M)" in out
+
+
+def test_the_check_package_does_not_import_the_command_line() -> None:
+    # Imports point one way: derive.cli uses derive.check, never the reverse.
+    import ast
+
+    for module in (ROOT / "derive" / "check").glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or "", *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            assert not {"cli", "repl", "derive.cli", "derive.repl"} & set(names), f"{module.name} imports {names}"

@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from conftest import run_cli
-from derive import check
+from derive import check, cli
 
 CORPUS = Path(__file__).with_name("published.tsv")
 
@@ -42,7 +42,7 @@ def test_published_count(case: check.Case) -> None:
 
 def test_derive_check_passes_on_the_corpus() -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert check.main([str(CORPUS)], out, err) == 0, out.getvalue() + err.getvalue()
+    assert cli.main(["check", str(CORPUS)], stdout=out, stderr=err) == 0, out.getvalue() + err.getvalue()
     assert out.getvalue().splitlines()[-1] == f"{len(corpus_rows())} hold, 0 disagree"
 
 

@@ -253,12 +253,12 @@ def run() -> None:
 
 CHECK_EPILOG = """\
 A table is tab-separated, with the columns spec, convention, exact, stated, source (exact or
-stated may be empty), or a .toml file of [[case]] tables with the same keys. A stated figure
-holds when the exact count, rounded to the precision printed (21.3M: to the nearest 0.1M),
-equals it; a figure without a suffix is exact.
+stated may be empty) and optionally category, or a .toml file of [[case]] tables with the same
+keys. A stated figure holds when the exact count, rounded to the precision printed (21.3M: to
+the nearest 0.1M), equals it; a figure without a suffix is exact.
 
 exit status: 0 every row holds, 1 a row disagrees (or its spec cannot be counted),
-2 a malformed file or a usage error
+2 a malformed file or a usage error, 130 interrupted
 
 examples:
   derive check published.tsv
@@ -286,7 +286,8 @@ def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO
     """Run ``derive check`` with ``argv`` (the words after ``check``); return the exit status.
 
     0 when every row holds, 1 when a row disagrees or its spec cannot be counted, 2 for a
-    malformed file (the message, with the file and line, goes to ``stderr``) or a usage error.
+    malformed file (the message, with the file and line, goes to ``stderr``) or a usage error,
+    130 when interrupted (Ctrl-C), without a traceback.
     """
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     parser = build_check_parser()
@@ -295,17 +296,14 @@ def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO
             args = parser.parse_args(argv)
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else 2
-    from . import check
-
     try:
+        from . import check
+
         report = check.check_file(args.file)
+        stdout.write((report.json() if args.json else report.markdown() if args.markdown else report.text()) + "\n")
     except DeriveError as error:
         stderr.write(error.render() + "\n")
         return 2
-    if args.json:
-        stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
-    elif args.markdown:
-        stdout.write(report.markdown() + "\n")
-    else:
-        stdout.write(report.text() + "\n")
+    except KeyboardInterrupt:
+        return 130
     return 0 if report.failed == 0 else 1

@@ -3,7 +3,7 @@ sources) and every figure of SPEC §3, derived through the CLI's --json output.
 
 The expected numbers come from the corpus file and from the papers' and answers' arithmetic,
 never from derive. The corpus is read, and its stated figures held to their exact counts, by
-derive.check (the module behind ``derive check``), whose own tests are in tests/test_check.py.
+derive.check (the package behind ``derive check``), whose own tests are in tests/test_check.py.
 """
 
 from __future__ import annotations

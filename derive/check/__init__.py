@@ -18,13 +18,16 @@ It has three parts, one per job:
 (True, False)
 """
 
-from .figures import FORMS, Figure, StatedFigureError, disagreement, holds
-from .reader import COLUMNS, Case, CaseFileError, parse_toml, parse_tsv, read_cases
+from .figures import FORMS, MAX_DIGITS, Figure, StatedFigureError, disagreement, holds
+from .reader import CATEGORIES, COLUMNS, MAX_BYTES, Case, CaseFileError, parse_toml, parse_tsv, printable, read_cases
 from .report import Outcome, Report, check_case, check_cases, check_file
 
 __all__ = [
+    "CATEGORIES",
     "COLUMNS",
     "FORMS",
+    "MAX_BYTES",
+    "MAX_DIGITS",
     "Case",
     "CaseFileError",
     "Figure",
@@ -38,5 +41,6 @@ __all__ = [
     "holds",
     "parse_toml",
     "parse_tsv",
+    "printable",
     "read_cases",
 ]

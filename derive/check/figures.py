@@ -12,6 +12,8 @@ the count. The arithmetic is exact (:class:`~decimal.Decimal`, never floats):
 '21M'
 >>> holds(164_106, "164,106"), holds(164_106, "164k"), holds(164_106, "164,000")
 (True, True, False)
+
+A figure has at most :data:`MAX_DIGITS` digits, the limit on a number in a spec.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from ..errors import DeriveError
+from ..model import MAX_DIGITS
 
-__all__ = ["FORMS", "Figure", "StatedFigureError", "disagreement", "holds"]
+__all__ = ["FORMS", "MAX_DIGITS", "Figure", "StatedFigureError", "disagreement", "holds", "quoted"]
 
 
 class StatedFigureError(DeriveError, ValueError):
@@ -46,9 +49,15 @@ _BOUND = re.compile(
     re.IGNORECASE,
 )
 FORMS = "21,178,402, 21178402, 21.3M, about 21M, ~19M, ≈ 6.5M, 0.83B, 24m, 164k, 3.7 million, 12 thousand"
+_SHOWN = 60  # characters of a value quoted in a message
 
 
-@dataclass(frozen=True)
+def quoted(text: str) -> str:
+    """``'text'`` for a message, cut to a readable length (a cell may hold anything)."""
+    return f"'{text}'" if len(text) <= _SHOWN else f"'{text[:_SHOWN]}...' ({len(text):,} characters)"
+
+
+@dataclass(frozen=True, slots=True)
 class Figure:
     """A parameter count as printed: its number, the decimals written, and its suffix's scale.
 
@@ -77,19 +86,25 @@ class Figure:
         stripped = text.strip()
         if _BOUND.search(stripped):
             raise StatedFigureError(
-                f"the stated figure '{stripped}' is a bound, not a rounded count",
+                f"the stated figure {quoted(stripped)} is a bound, not a rounded count",
                 hint="write the figure the source rounds to (21M) or the exact count (21,178,402)",
             )
         match = _FIGURE.fullmatch(stripped)
         unit = (match["unit"] or "").strip() if match else ""
         scale = _scale(unit)
         if not match or not stripped or scale is None:
-            raise StatedFigureError(f"cannot read the stated figure '{stripped}'", hint=f"figures look like {FORMS}")
+            raise StatedFigureError(
+                f"cannot read the stated figure {quoted(stripped)}", hint=f"figures look like {FORMS}"
+            )
         whole, decimals = match["whole"], match["decimals"] or ""
         digits = re.sub(r"[^0-9]", "", whole)
+        if len(digits) + len(decimals) > MAX_DIGITS:
+            raise StatedFigureError(
+                f"the stated figure has {len(digits) + len(decimals):,} digits; the limit is {MAX_DIGITS:,}"
+            )
         if len(decimals) > scale:
             raise StatedFigureError(
-                f"the stated figure '{stripped}' is more precise than one parameter",
+                f"the stated figure {quoted(stripped)} is more precise than one parameter",
                 hint=f"a count is a whole number: with {unit} write at most {scale} decimals"
                 if scale
                 else "a figure without a suffix is an exact count: write it without decimals",
@@ -122,7 +137,7 @@ class Figure:
         (Decimal('21.3'), Decimal('21.2'))
         """
         with localcontext() as context:
-            context.prec = len(str(abs(count))) + self.scale + 2  # room for every digit: exact
+            context.prec = abs(count).bit_length() * 30103 // 100000 + self.scale + 3  # every digit: exact
             scaled = Decimal(count).scaleb(-self.scale)
             return scaled.quantize(Decimal(1).scaleb(-self.decimals), rounding=ROUND_HALF_UP)
 
@@ -157,13 +172,19 @@ def holds(count: int, stated: str | Figure) -> bool:
     return figure.holds(count)
 
 
-def disagreement(count: int, exact: int | None, stated: Figure | None, convention: str) -> str | None:
+def disagreement(
+    count: int, exact: int | None, stated: Figure | None, convention: str, category: str = "total"
+) -> str | None:
     """Why ``count`` does not match the figures, or ``None`` when they hold.
+
+    ``category`` names what was counted when it is not the total (``"trainable"``...).
 
     >>> print(disagreement(21_252_205, None, Figure.parse("21.2M"), "graves2013"))
     derive counts 21,252,205 under graves2013, which rounds to 21.3M, not the stated 21.2M
     >>> print(disagreement(18_371_705, 21_252_205, None, "keras"))
     derive counts 18,371,705 under keras, not 21,252,205 (-2,880,500)
+    >>> print(disagreement(0, 1_024, None, "pytorch", "buffers"))
+    derive counts 0 in buffers under pytorch, not 1,024 (-1,024)
     """
     reasons = []
     if exact is not None and count != exact:
@@ -176,4 +197,14 @@ def disagreement(count: int, exact: int | None, stated: Figure | None, conventio
             reasons.append(f"{it} rounds to {stated.rounded(count)}, not the stated {stated.text}")
     if not reasons:
         return None
-    return f"derive counts {count:,} under {convention}, " + ", ".join(reasons)
+    what = _COUNTED.get(category, "")
+    return f"derive counts {count:,}{what} under {convention}, " + ", ".join(reasons)
+
+
+#: How a count of a category is said in a reason ("derive counts 1,024 in buffers under ...").
+_COUNTED = {
+    "trainable": " trainable parameters",
+    "non_trainable": " non-trainable parameters",
+    "buffers": " in buffers",
+    "non_embedding": " non-embedding parameters",
+}

@@ -10,6 +10,7 @@ the fault. Every cell is the user's text: the errors show it with control charac
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ def parse_tsv(text: str, path: str = "<tsv>") -> list[Case]:
     trailing tabs), so a row has 3 to 6 columns.
     """
     cases: list[Case] = []
+    conventions: dict[str, str] = {}  # one string per convention named, not one per row
     offset = 0
     first = True
     for number, raw in enumerate(text.split("\n"), 1):
@@ -231,11 +233,19 @@ def parse_tsv(text: str, path: str = "<tsv>") -> list[Case]:
                 "columns are separated by tabs" + (", not spaces" if spaces else ""),
             )
         fields += [("", start + len(line))] * (len(COLUMNS) - len(fields))  # empty columns at the end may be left out
-        cases.append(_row(fields, number, text, start, len(line), path))
+        cases.append(_row(fields, number, text, start, len(line), path, conventions))
     return cases
 
 
-def _row(fields: list[tuple[str, int]], number: int, text: str, start: int, length: int, path: str) -> Case:
+def _row(
+    fields: list[tuple[str, int]],
+    number: int,
+    text: str,
+    start: int,
+    length: int,
+    path: str,
+    conventions: dict[str, str],
+) -> Case:
     """The case of one row of a table, from its fields and their offsets in ``text``."""
     (spec, _), (convention, _), (exact, at_exact), (stated, at_stated), (source, _), (category, at_category) = fields
     if not spec:
@@ -267,14 +277,14 @@ def _row(fields: list[tuple[str, int]], number: int, text: str, start: int, leng
     figure = None
     if stated:
         try:
-            figure = Figure.parse(stated)
+            figure = _figure(stated)
         except StatedFigureError as error:
             raise _fault(error.message, path, text, at_stated, len(stated), error.hint) from None
     checked = _category(category)
     if checked is None:
         message, hint = _unknown_category(category)
         raise _fault(message, path, text, at_category, len(category), hint)
-    return Case(spec, convention or None, count, figure, source, number, checked)
+    return Case(spec, conventions.setdefault(convention, convention) or None, count, figure, source, number, checked)
 
 
 def _fields(line: str, start: int) -> list[tuple[str, int]]:
@@ -289,6 +299,8 @@ def _fields(line: str, start: int) -> list[tuple[str, int]]:
 
 
 _EXACT = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
+#: Figure.parse, with rows that print the same figure sharing one (a Figure is immutable).
+_figure = functools.lru_cache(maxsize=1024)(Figure.parse)
 
 
 def _too_many_digits(digits: int | None) -> str:
@@ -312,14 +324,18 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
 
+    tables = isinstance(cases, list) and len(headers) == len(cases)
+    # Cases written inline, case = [{...}], are placed on the line of 'case'.
+    inline = 1 if tables else next((n for n, line in enumerate(lines, 1) if re.match(r"\s*case\b", line)), 1)
+
     def line_of(index: int | None = None, key: str | None = None) -> int:
         """The line of case ``index`` (its ``[[case]]``), or of ``key`` in that case or at the top."""
         first, last = 1, len(lines)
-        if index is not None and isinstance(cases, list) and len(headers) == len(cases):
+        if index is not None and tables:
             first = headers[index]
             last = headers[index + 1] - 1 if index + 1 < len(headers) else len(lines)
-        elif index is not None:  # cases written inline, case = [{...}]: the line of 'case'
-            first = next((n for n, line in enumerate(lines, 1) if re.match(r"\s*case\b", line)), 1)
+        elif index is not None:
+            first = inline
         if key is not None:
             name = re.escape(key)
             pattern = re.compile(rf"\s*(?:{name}|\"{name}\"|'{name}')\s*=|\s*\[+\s*{name}\b")
@@ -342,6 +358,7 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
     if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
         raise fault("'case' must be a list of tables, written [[case]]", line_of(key="case"))
     found: list[Case] = []
+    conventions: dict[str, str] = {}
     for index, table in enumerate(cases):
         for key in table:
             if key not in COLUMNS:
@@ -379,7 +396,7 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
             try:
                 if isinstance(stated, int) and abs(stated) >= 10**MAX_DIGITS:
                     raise StatedFigureError(f"the stated figure has more than {MAX_DIGITS:,} digits")
-                figure = Figure.parse(str(stated))
+                figure = _figure(str(stated))
             except StatedFigureError as error:
                 raise fault(error.message, line_of(index, "stated"), error.hint) from None
         checked = _category(category or "")
@@ -387,6 +404,7 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
             message, hint = _unknown_category(category or "")
             raise fault(message, line_of(index, "category"), hint)
         written = convention.strip() if convention else ""
+        written = conventions.setdefault(written, written)
         found.append(Case(spec.strip(), written or None, exact, figure, source or "", line_of(index), checked))
     return found
 

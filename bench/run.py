@@ -167,6 +167,67 @@ def warm_cases() -> list[Warm]:
     return cases
 
 
+def check_table(rows: int, first: int = 0) -> str:
+    """A table of ``rows`` rows for ``derive check``: every spec different (sizes from ``first``
+    up), each as costly to count."""
+    kinds = ("lstm", "gru", "dense")
+    return "".join(
+        f"in 39 -> {kinds[k % 3]} {10 + first + k} x3 -> dense 34\tkeras\t\t1M\trow {k}\n" for k in range(rows)
+    )
+
+
+@dataclass
+class CheckRun:
+    """``derive check`` of a table in a warm process (read, count, report as text), against
+    specs like them counted one by one with ``derive.count``. Times are the process's CPU time:
+    the work is all in this process, and a busy machine slows it less than the wall clock."""
+
+    rows: int
+    seconds: list[float]
+    counting: list[float]
+    peak_kb: float = 0.0
+
+    @property
+    def per_row_ms(self) -> float:
+        return statistics.median(self.seconds) * 1000 / self.rows
+
+    @property
+    def count_ms(self) -> float:
+        return statistics.median(self.counting) * 1000 / self.rows if self.counting else 0.0
+
+
+def run_check(case: CheckRun, runs: int, memory: bool, reference: bool) -> None:
+    """Check the table ``runs`` times, each followed, with ``reference``, by counting its specs
+    alone; with ``memory``, once more under tracemalloc for the peak."""
+    import derive
+    from derive import check
+
+    first = 0
+
+    def table() -> str:  # new sizes each time: nothing is found in a cache of an earlier run
+        nonlocal first
+        first += case.rows
+        return check_table(case.rows, first)
+
+    for _ in range(runs):
+        text = table()
+        start = time.process_time()
+        check.check_cases(check.parse_tsv(text)).text()
+        case.seconds.append(time.process_time() - start)
+        if reference:
+            specs = [line.split("\t")[0] for line in table().splitlines()]
+            start = time.process_time()
+            for spec in specs:
+                int(derive.count(spec, "keras"))
+            case.counting.append(time.process_time() - start)
+    if memory:
+        text = table()
+        tracemalloc.start()
+        check.check_cases(check.parse_tsv(text)).text()
+        case.peak_kb = tracemalloc.get_traced_memory()[1] / 1024
+        tracemalloc.stop()
+
+
 def version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -201,7 +262,7 @@ class Target:
         return f"| {self.what} | {shown} | {limit} | {'met' if self.met else '**missed**'} |"
 
 
-def targets(cold: dict[str, Cold], warm: dict[str, Warm]) -> list[Target]:
+def targets(cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun]) -> list[Target]:
     cli, sympy = cold[f'derive "{SEED}"'], cold["python -c 'import sympy'"]
     found = [Target("cold CLI / `python -c 'import sympy'`", cli.median / sympy.median, 1.3)]
     torch = cold.get("PyTorch, meta device, sum of numel")
@@ -237,10 +298,34 @@ def targets(cold: dict[str, Cold], warm: dict[str, Warm]) -> list[Target]:
             1.5,
         )
     )
+    small, middle, large = checks
+    found.append(
+        Target(
+            f"`derive check`, time per row: {large.rows:,} rows / {small.rows:,} rows",
+            large.per_row_ms / small.per_row_ms,
+            1.25,
+        )
+    )
+    found.append(
+        Target(
+            f"`derive check`, peak memory per row: {middle.rows:,} rows / {small.rows:,} rows",
+            (middle.peak_kb / middle.rows) / (small.peak_kb / small.rows),
+            1.25,
+        )
+    )
+    found.append(
+        Target(
+            f"`derive check` of {small.rows:,} rows / `derive.count` of their specs",
+            small.per_row_ms / small.count_ms,
+            1.5,
+        )
+    )
     return found
 
 
-def report(cold: list[Cold], warm: list[Warm], found: list[Target], args: argparse.Namespace, runs: int) -> str:
+def report(
+    cold: list[Cold], warm: list[Warm], checks: list[CheckRun], found: list[Target], args: argparse.Namespace, runs: int
+) -> str:
     today = datetime.date.today().isoformat()
     mode = "--quick" if args.quick else "full"
     lines = [
@@ -291,6 +376,21 @@ def report(cold: list[Cold], warm: list[Warm], found: list[Target], args: argpar
         '>>> derive.count("in 205 -> lstm h x L -> dense 205").layers[0].copies[1].count',
         "L - 1",
         "",
+        "## `derive check` of large tables (one process: read, count every row, the text report)",
+        "",
+        "| rows | median CPU time | per row | `derive.count` alone, per row | runs | peak allocated |",
+        "|--:|--:|--:|--:|--:|--:|",
+        *(
+            f"| {c.rows:,} | {statistics.median(c.seconds):.2f} s | {c.per_row_ms:.3f} ms "
+            f"| {f'{c.count_ms:.3f} ms' if c.counting else '—'} "
+            f"| {len(c.seconds)} | {f'{c.peak_kb / 1024:,.1f} MiB' if c.peak_kb else '—'} |"
+            for c in checks
+        ),
+        "",
+        "Every row's spec is different (`in 39 -> lstm 10 x3 -> dense 34`, then `gru 11`, `dense 12`,",
+        "...), so each is counted: time and memory grow in proportion to the rows, and a row costs",
+        "a little more than counting its spec (the stated-figure rule, the outcome, its line of the report).",
+        "",
     ]
     return "\n".join(lines)
 
@@ -313,8 +413,15 @@ def main() -> int:
         run_warm(case, minimum, budget)
         print(f"warm: {case.name}: {case.median_ms:.3f} ms", file=sys.stderr)
 
-    found = targets({c.name: c for c in cold}, {w.name: w for w in warm})
-    args.output.write_text(report(cold, warm, found, args, runs), encoding="utf-8")
+    # derive check: a small table, one ten times larger (both with peak memory), and a large one.
+    sizes = (100, 1_000, 10_000) if args.quick else (2_000, 20_000, 200_000)
+    checks = [CheckRun(rows, [], []) for rows in sizes]
+    for case, repeats, memory in zip(checks, (3, 1, 1) if args.quick else (5, 3, 1), (True, True, False), strict=True):
+        run_check(case, repeats, memory, reference=case is checks[0])
+        print(f"derive check, {case.rows:,} rows: {case.per_row_ms:.3f} ms per row", file=sys.stderr)
+
+    found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks)
+    args.output.write_text(report(cold, warm, checks, found, args, runs), encoding="utf-8")
     for target in found:
         print(target.row(), file=sys.stderr)
     missed = [t for t in found if not t.met]

@@ -341,10 +341,8 @@ def main(
 
 def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: TextIO) -> int:
     if words[:1] == ["check"]:  # derive check FILE: its own exit status (1 means a row disagrees)
-        from . import check
-
         report = io.StringIO()  # written here, where a failure to write is reported
-        status = check.main(words[1:], report, stderr)
+        status = check_main(words[1:], report, stderr)
         _write(stdout, report.getvalue())
         return status
     parser = build_parser()
@@ -422,3 +420,63 @@ def run() -> None:
     from .__main__ import run as command
 
     command()
+
+
+# --- derive check FILE ------------------------------------------------------------------------
+
+CHECK_EPILOG = """\
+A table is tab-separated, with the columns spec, convention, exact, stated, source (exact or
+stated may be empty) and optionally category, or a .toml file of [[case]] tables with the same
+keys. A stated figure holds when the exact count, rounded to the precision printed (21.3M: to
+the nearest 0.1M), equals it; a figure without a suffix is exact.
+
+exit status: 0 every row holds, 1 a row disagrees (or its spec cannot be counted),
+2 a malformed file or a usage error, 130 interrupted
+
+examples:
+  derive check published.tsv
+  derive check paper.toml --markdown >> "$GITHUB_STEP_SUMMARY"
+"""
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``derive check``."""
+    parser = argparse.ArgumentParser(
+        prog="derive check",
+        description="Check a table of published parameter counts: count each spec, and hold it to the "
+        "figures printed beside it.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="the table: .toml, or tab-separated columns")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object: file, cases, held, failed")
+    output.add_argument("--markdown", action="store_true", help="print a GitHub Markdown table, for a CI job summary")
+    return parser
+
+
+def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run ``derive check`` with ``argv`` (the words after ``check``); return the exit status.
+
+    0 when every row holds, 1 when a row disagrees or its spec cannot be counted, 2 for a
+    malformed file (the message, with the file and line, goes to ``stderr``) or a usage error,
+    130 when interrupted (Ctrl-C), without a traceback.
+    """
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_check_parser()
+    try:  # argparse exits for --help and usage errors: return its status instead
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else 2
+    try:
+        from . import check
+
+        report = check.check_file(args.file)
+        stdout.write((report.json() if args.json else report.markdown() if args.markdown else report.text()) + "\n")
+    except DeriveError as error:
+        stderr.write(error.render() + "\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0 if report.failed == 0 else 1

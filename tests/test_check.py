@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+import derive
 from conftest import ROOT
-from derive import check
+from derive import check, cli
 from derive.check import CaseFileError, Figure, StatedFigureError
 from derive.errors import DeriveError
 from derive.testing import assert_count
@@ -189,7 +190,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def run_check(*argv: str | Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = check.main([str(a) for a in argv], out, err)
+    status = cli.main(["check", *(str(a) for a in argv)], stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -229,11 +230,12 @@ def test_a_table_that_holds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "line", "words"),
     [
-        ("in 3 -> lstm 2\tkeras 48 48 source", 3, "expected 5 tab-separated columns"),
+        ("in 3 -> lstm 2\tkeras 48 48 source", 3, "expected 5 or 6 tab-separated columns"),
         ("in 3 -> lstm 2\tkeras", 3, "found 2"),
         ("in 3 -> lstm 2\tkeras\t\t", 3, "neither an exact count nor a stated figure"),
         ("in 3 -> lstm 2    keras    48", 3, "found 1"),
-        ("in 3 -> lstm 2\tkeras\t48\t48\tsource\textra", 3, "found 6"),
+        ("in 3 -> lstm 2\tkeras\t48\t48\tsource\ttotal\textra", 3, "found 7"),
+        ("in 3 -> lstm 2\tkeras\t48\t48\tsource\textra", 3, "unknown category 'extra'"),
         ("in 3 -> lstm 2\tkeras\t48.5\t\tsource", 3, "exact count must be a whole number, not '48.5'"),
         ("in 3 -> lstm 2\tkeras\tabout 48\t\tsource", 3, "exact count must be a whole number"),
         ("in 3 -> lstm 2\tkeras\t\t\tsource", 3, "neither an exact count nor a stated figure"),
@@ -428,6 +430,7 @@ def test_json_report(tmp_path: Path) -> None:
         "line": 1,
         "spec": "in 205 -> lstm 700 x5 -> dense 205",
         "convention": "graves2013",
+        "category": "total",
         "status": "holds",
         "holds": True,
         "derive": GRAVES,
@@ -517,6 +520,287 @@ def test_help() -> None:
     status, out, _ = run_check("--help")
     assert status == 0
     assert out.startswith("usage: derive check [-h] [--json | --markdown] FILE")
+
+
+# --- hostile tables: huge numbers, deep nesting, control characters, devices, Ctrl-C ---------
+
+# Python reads at most 4,300 digits from a string into an int; derive refuses more than 1,000
+# (the limit on a number in a spec) with an error that names the row, before Python would.
+HUGE = "9" * 5_000
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "words"),
+    [
+        ("exact.tsv", f"in 3 -> lstm 2\tkeras\t48\t\tok\nin 3 -> lstm 2\tkeras\t{HUGE}\t\t\n", 2, "5,000 digits"),
+        ("exact.tsv", f"in 3 -> lstm 2\tkeras\t{'9' * 1_001}\t\t\n", 1, "1,001 digits; the limit is 1,000"),
+        ("stated.tsv", f"in 3 -> lstm 2\tkeras\t\t{HUGE}\t\n", 1, "the stated figure has 5,000 digits"),
+        ("stated.tsv", f"in 3 -> lstm 2\tkeras\t\t{HUGE}.5M\t\n", 1, "the stated figure has 5,001 digits"),
+        ("exact.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nexact = {HUGE}\n', 3, "a number has more than 1,000"),
+        ("exact.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nexact = {"9" * 2_000}\n', 3, "more than 1,000 digits"),
+        ("hex.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nexact = 0x{"f" * 5_000}\n', 3, "more than 1,000 digits"),
+        ("stated.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nstated = "{HUGE}"\n', 3, "5,000 digits"),
+        ("stated.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nstated = 0x{"f" * 5_000}\n', 3, "more than 1,000"),
+    ],
+)
+def test_a_figure_of_thousands_of_digits_is_refused(
+    tmp_path: Path, name: str, text: str, line: int, words: str
+) -> None:
+    path = write(tmp_path, name, text)
+    status, out, err = run_check(path)
+    assert (status, out) == (2, "")
+    assert words in err.splitlines()[0]
+    assert f"{path}, line {line}, column" in err
+
+
+def test_a_stated_figure_of_thousands_of_digits_in_assert_count() -> None:
+    with pytest.raises(StatedFigureError) as caught:
+        assert_count("in 3 -> lstm 2", HUGE)
+    assert caught.value.message == "the stated figure has 5,000 digits; the limit is 1,000"
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("[" * 5_000 + "]" * 5_000, 4),  # arrays
+        ("{a = " * 5_000 + "1" + "}" * 5_000, 4),  # inline tables
+        ("[\n" * 5_000 + "]\n" * 5_000, 4 + 100),  # the bracket past 100 deep, on its own line
+    ],
+)
+def test_toml_nested_thousands_deep(tmp_path: Path, value: str, line: int) -> None:
+    path = write(tmp_path, "deep.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nexact = 48\nnotes = {value}\n')
+    status, out, err = run_check(path)
+    assert (status, out) == (2, "")
+    assert err.startswith("error: invalid TOML: arrays or inline tables nested more than 100 deep\n")
+    assert f"deep.toml, line {line}, column" in err
+
+
+def test_a_deep_table_that_toml_reads_is_shown_by_its_type(tmp_path: Path) -> None:
+    # Dotted keys nest without recursion in the TOML reader; the message must not print the value.
+    path = write(
+        tmp_path, "deep.toml", '[[case]]\nspec = "in 3 -> lstm 2"\nstated.' + ".".join(["a"] * 5_000) + " = 1\n"
+    )
+    status, _, err = run_check(path)
+    assert status == 2
+    assert err.startswith("error: the stated figure must be a string, not a table\n")
+
+
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202e"  # clear the screen, set the title, C1 CSI, right-to-left
+ESCAPED = "\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202e"
+
+
+def test_control_characters_are_escaped_in_the_text_report(tmp_path: Path) -> None:
+    table = (
+        f"in 3 -> lstm 2\tkeras\t49\t\tsource {ESCAPES}\n"  # disagrees: its source is shown
+        f"in 3 -> lstm \x1b[31m2\tkeras\t48\t\t\n"  # cannot be counted: its spec, the message, a caret
+        f"in 3 -> lstm 2\tker{ESCAPES}as\t48\t\t\n"  # an unknown convention, named in the message
+    )
+    status, out, err = run_check(write(tmp_path, "t.tsv", table))
+    assert (status, err) == (1, "")
+    assert not any(c in out for c in "\x1b\x07\x9b\u202e")
+    assert f"  source: source {ESCAPED}" in out
+    assert "line 2: in 3 -> lstm \\x1b[31m2\n" + " " * len("line 2: in 3 -> lstm ") + "^^^^\n" in out
+    assert f"unknown convention 'ker{ESCAPED}as'" in out
+    _, markdown, _ = run_check(tmp_path / "t.tsv", "--markdown")
+    assert not any(c in markdown for c in "\x1b\x07\x9b\u202e")
+    assert f"| source {ESCAPED} |" in markdown
+
+
+def test_control_characters_are_escaped_in_json(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", f"in 3 -> lstm 2\tkeras\t49\t\tsource {ESCAPES}\n")
+    _, out, _ = run_check(path, "--json")
+    assert not any(c in out for c in "\x1b\x07\x9b\u202e")
+    assert json.loads(out)["cases"][0]["source"] == f"source {ESCAPES}"  # the same text, written as escapes
+
+
+def test_control_characters_are_escaped_in_a_file_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", "in 3 -> lstm 2\tker\x1b[31mas\t48\t21,3M\t\x1b[2J\n")
+    status, out, err = run_check(path)
+    assert (status, out) == (2, "")
+    assert "\x1b" not in err
+    lines = err.splitlines()
+    assert lines[3] == "1 | in 3 -> lstm 2 ker\\x1b[31mas 48 21,3M \\x1b[2J"
+    assert lines[4] == "  | " + " " * len("in 3 -> lstm 2 ker\\x1b[31mas 48 ") + "^^^^^"  # under 21,3M
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_file_that_never_ends_is_refused() -> None:
+    # /dev/zero has no end: derive stops at 100 MB rather than read for ever.
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "check", "/dev/zero"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "error: the file is larger than 100,000,000 bytes\n"
+        "  --> /dev/zero\n"
+        "  = a table of cases is text; split a larger one into several files\n"
+    )
+
+
+def test_ctrl_c_while_checking_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    # A real SIGINT, sent while the first row is counted (count is wrapped before derive.check
+    # is imported, so the check uses the wrapper).
+    path = write(tmp_path, "t.tsv", "in 3 -> lstm 2\tkeras\t48\t\t\n" * 3)
+    script = textwrap.dedent(
+        f"""\
+        import os, signal, sys
+        import derive.api
+        from derive import cli
+
+        count = derive.api.count
+
+        def interrupted(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)
+            return count(*args, **kwargs)
+
+        derive.api.count = interrupted
+        sys.exit(cli.main(["check", {str(path)!r}]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+def test_rows_that_repeat_a_spec_count_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derive.check import report
+
+    calls: list[str] = []
+    count = report.count
+
+    def counting(spec: str, convention: str | None = None) -> object:
+        calls.append(spec)
+        return count(spec, convention)
+
+    monkeypatch.setattr(report, "count", counting)
+    rows = "in 3 -> lstm 2\tkeras\t48\n" * 3 + "in 3 -> lstm 2\tpytorch\t56\n" + "in 3 -> gru 2\tkeras\t42\n"
+    outcomes = check.check_cases(check.parse_tsv(rows)).outcomes
+    assert [o.count for o in outcomes] == [48, 48, 48, 56, 3 * (2 * (3 + 2) + 2 * 2)]  # keras GRU: reset_after
+    assert calls == ["in 3 -> lstm 2", "in 3 -> lstm 2", "in 3 -> gru 2"]
+
+
+# --- categories (SPEC §10): a row may check trainable, non-trainable, buffers or non-embedding -
+
+
+@pytest.mark.parametrize(
+    ("written", "category"),
+    [
+        ("", "total"),
+        ("total", "total"),
+        ("trainable", "trainable"),
+        ("non_trainable", "non_trainable"),
+        ("Non-Trainable", "non_trainable"),
+        ("buffers", "buffers"),
+        ("non-embedding", "non_embedding"),
+    ],
+)
+def test_read_a_category_column(tmp_path: Path, written: str, category: str) -> None:
+    tsv = write(tmp_path, "t.tsv", f"in 3 -> lstm 2\tkeras\t48\t\tsource\t{written}\n")
+    toml = write(tmp_path, "t.toml", f'[[case]]\nspec = "in 3 -> lstm 2"\nexact = 48\ncategory = "{written}"\n')
+    assert [c.category for c in check.read_cases(tsv)] == [category]
+    assert [c.category for c in check.read_cases(toml)] == [category]
+
+
+def test_the_category_is_total_by_default(tmp_path: Path) -> None:
+    assert {c.category for c in check.read_cases(write(tmp_path, "t.tsv", TSV))} == {"total"}
+    assert {c.category for c in check.read_cases(write(tmp_path, "t.toml", TOML))} == {"total"}
+
+
+def test_a_header_may_name_the_category_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "t.tsv", "spec\tconvention\texact\tstated\tsource\tcategory\nin 3 -> lstm 2\t\t48\t\t\tbuffers\n"
+    )
+    assert [(c.line, c.category) for c in check.read_cases(path)] == [(2, "buffers")]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "column", "words"),
+    [
+        (
+            "t.tsv",
+            "in 3 -> lstm 2\tkeras\t48\t\t\ttrainabel\n",
+            1,
+            27,
+            "unknown category 'trainabel' — did you mean 'trainable'?",
+        ),
+        ("t.tsv", "in 3 -> lstm 2\tkeras\t48\t\t\tnon embedding\n", 1, 27, "did you mean 'non_embedding'?"),
+        (
+            "t.toml",
+            '[[case]]\nspec = "in 3 -> lstm 2"\nexact = 48\ncategory = "bufers"\n',
+            4,
+            1,
+            "did you mean 'buffers'?",
+        ),
+        ("t.toml", '[[case]]\nspec = "in 3 -> lstm 2"\nexact = 48\ncategory = 2\n', 4, 1, "category must be a string"),
+    ],
+)
+def test_an_unknown_category(tmp_path: Path, name: str, text: str, line: int, column: int, words: str) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(CaseFileError) as caught:
+        check.read_cases(path)
+    assert words in caught.value.message
+    assert (caught.value.line, caught.value.column) == (line, column)
+    status, out, err = run_check(path)
+    assert (status, out, err) == (2, "", str(caught.value) + "\n")
+    if "did you mean" in words:
+        assert (
+            err.splitlines()[-1]
+            == "  = a category is total, trainable, non_trainable, buffers, non_embedding (the default: total)"
+        )
+
+
+# The Keras guide's LSTM: a 1000 x 64 embedding, an LSTM of 128 and a dense of 10 (docs/check.md).
+EMBEDDING = 1000 * 64
+GUIDE = EMBEDDING + 4 * 128 * (64 + 128 + 1) + 128 * 10 + 10
+
+
+@pytest.mark.skipif(not hasattr(derive.Result, "trainable"), reason="derive does not count categories yet (SPEC §10)")
+def test_check_a_category(tmp_path: Path) -> None:
+    spec = "in 1000 -> embed 64 -> lstm 128 -> dense 10"
+    rows = [
+        f"{spec}\tkeras\t{GUIDE}\t164k\t\t",
+        f"{spec}\tkeras\t{GUIDE}\t\t\ttrainable",
+        f"{spec}\tkeras\t0\t\t\tnon_trainable",
+        f"{spec}\tkeras\t0\t\t\tbuffers",
+        f"{spec}\tkeras\t{GUIDE - EMBEDDING}\t100k\t\tnon_embedding",
+        f"{spec}\tkeras\t{GUIDE}\t\tthe total, as non-embedding\tnon_embedding",
+    ]
+    status, out, _ = run_check(write(tmp_path, "t.tsv", "\n".join(rows) + "\n"), "--json")
+    assert status == 1
+    cases = json.loads(out)["cases"]
+    assert [(c["category"], c["derive"], c["holds"]) for c in cases] == [
+        ("total", GUIDE, True),
+        ("trainable", GUIDE, True),
+        ("non_trainable", 0, True),
+        ("buffers", 0, True),
+        ("non_embedding", GUIDE - EMBEDDING, True),
+        ("non_embedding", GUIDE - EMBEDDING, False),
+    ]
+    assert cases[-1]["reason"] == (
+        f"derive counts {GUIDE - EMBEDDING:,} non-embedding parameters under keras, not {GUIDE:,} ({-EMBEDDING:+,})"
+    )
+    text = run_check(tmp_path / "t.tsv")[1].splitlines()
+    assert text[0].split() == [
+        "line",
+        "result",
+        "derive",
+        "exact",
+        "stated",
+        "difference",
+        "category",
+        "convention",
+        "spec",
+    ]
+
+
+@pytest.mark.skipif(hasattr(derive.Result, "trainable"), reason="derive counts categories (SPEC §10)")
+def test_a_category_derive_does_not_count_yet_fails_its_row(tmp_path: Path) -> None:
+    status, out, _ = run_check(write(tmp_path, "t.tsv", "in 3 -> lstm 2\tkeras\t48\t\t\ttrainable\n"))
+    assert status == 1
+    assert "  error: derive cannot count the category 'trainable': it counts only totals" in out
 
 
 # --- the project's own corpus --------------------------------------------------------------
@@ -646,3 +930,18 @@ def test_assert_count_in_a_users_pytest_run(tmp_path: Path) -> None:
     assert f"derive counts {GRAVES_KERAS:,} under keras, which rounds to 18M, not the stated 21M" in out
     assert "formula: i = input width, h = size" in out  # the breakdown
     assert f"total: {GRAVES_KERAS:,} (18.4M)" in out
+
+
+def test_the_check_package_does_not_import_the_command_line() -> None:
+    # Imports point one way: derive.cli uses derive.check, never the reverse.
+    import ast
+
+    for module in (ROOT / "derive" / "check").glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or "", *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            assert not {"cli", "repl", "derive.cli", "derive.repl"} & set(names), f"{module.name} imports {names}"

@@ -327,13 +327,11 @@ def test_standalone_budget_compiles(tmp_path: Path) -> None:
 
 
 def test_the_usage_block_in_the_docs_names_every_flag() -> None:
-    from derive import check
-
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     usage = text.split("```\n", 2)[1]
     flags = [
         option
-        for parser in (derive.cli.build_parser(), check.build_parser())
+        for parser in (derive.cli.build_parser(), derive.cli.build_check_parser())
         for action in parser._actions
         for option in action.option_strings
         if option.startswith("--") and option not in ("--help", "--version", "--debug")

@@ -3,7 +3,7 @@ sources) and every figure of SPEC §3, derived through the CLI's --json output.
 
 The expected numbers come from the corpus file and from the papers' and answers' arithmetic,
 never from derive. The corpus is read, and its stated figures held to their exact counts, by
-derive.check (the module behind ``derive check``), whose own tests are in tests/test_check.py.
+derive.check (the package behind ``derive check``), whose own tests are in tests/test_check.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from conftest import run_cli
-from derive import check
+from derive import check, cli
 
 CORPUS = Path(__file__).with_name("published.tsv")
 
@@ -42,7 +42,7 @@ def test_published_count(case: check.Case) -> None:
 
 def test_derive_check_passes_on_the_corpus() -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert check.main([str(CORPUS)], out, err) == 0, out.getvalue() + err.getvalue()
+    assert cli.main(["check", str(CORPUS)], stdout=out, stderr=err) == 0, out.getvalue() + err.getvalue()
     assert out.getvalue().splitlines()[-1] == f"{len(corpus_rows())} hold, 0 disagree"
 
 

@@ -38,6 +38,7 @@ def test_wheel_and_sdist_carry_the_grammar(dist: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "derive/grammar/derive.lark" in names
     assert "derive/py.typed" in names
+    assert {f"derive/check/{part}.py" for part in ("__init__", "figures", "reader", "report")} <= set(names)
     (sdist,) = dist.glob("derive-*.tar.gz")
     with tarfile.open(sdist) as archive:
         assert any(name.endswith("/grammar/derive.lark") for name in archive.getnames())

@@ -583,7 +583,7 @@ def _run_prompt(
         try:
             answer = session.handle(line)
         except KeyboardInterrupt:  # Ctrl-C during a long count: back to the prompt, same session
-            answer = "interrupted"
+            answer = session.answer_error(CommandError("interrupted"), line) if session.json else "interrupted"
         if answer:
             stdout.write(answer + "\n")
             stdout.flush()

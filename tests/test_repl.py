@@ -108,6 +108,7 @@ def _drive(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: 
     out = io.StringIO()
     with create_pipe_input() as pipe:
         pipe.send_text(text)
+        pipe.close()  # then the end of the text is the end of input: a test cannot hang
         assert repl.run(session, stdout=out, input=pipe, output=DummyOutput()) == 0
     return out.getvalue()
 
@@ -483,6 +484,21 @@ def test_ctrl_c_during_a_count_returns_to_the_prompt(tmp_path: Path, monkeypatch
     assert session.bindings == {"n": 3}
 
 
+def test_ctrl_c_in_a_json_session_is_a_json_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    handle = repl.Session.handle
+
+    def interrupted(self: repl.Session, line: str) -> str:
+        if "slow" in line:
+            raise KeyboardInterrupt
+        return handle(self, line)
+
+    monkeypatch.setattr(repl.Session, "handle", interrupted)
+    out = _drive("in 3 -> dense slow\n:quit\n", tmp_path, monkeypatch, repl.Session(json=True))
+    answer = json.loads(out.splitlines()[-1])
+    assert answer["spec"] == "in 3 -> dense slow"
+    assert answer["error"]["message"] == "interrupted"
+
+
 # --- JSON sessions ------------------------------------------------------------------------------
 
 
@@ -584,6 +600,7 @@ def test_unusable_history_falls_back_to_memory_with_one_warning(
     out, err = io.StringIO(), io.StringIO()
     with create_pipe_input() as pipe:
         pipe.send_text("in 10 -> dense 5\n:quit\n")
+        pipe.close()
         assert repl.run(stdout=out, stderr=err, input=pipe, output=DummyOutput()) == 0
     assert "total: 55" in out.getvalue()  # 10·5 + 5
     warnings = err.getvalue().splitlines()
@@ -608,6 +625,7 @@ def test_a_failed_history_write_warns_once_and_the_session_goes_on(
     out, err = io.StringIO(), io.StringIO()
     with create_pipe_input() as pipe:
         pipe.send_text("in 10 -> dense 5\nin 10 -> dense 6\n:quit\n")
+        pipe.close()
         assert repl.run(stdout=out, stderr=err, input=pipe, output=DummyOutput()) == 0
     assert "total: 55" in out.getvalue()
     assert "total: 66" in out.getvalue()

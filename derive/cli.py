@@ -368,7 +368,7 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
         if args.spec == "repl" or (args.spec is None and stdin.isatty()):
             from . import repl
 
-            return repl.run(repl.Session(convention=args.convention), stdout=stdout)
+            return repl.run(repl.session_from_args(args, parser), stdin=stdin, stdout=stdout, stderr=stderr)
         if args.spec in (None, "-"):
             return _run(_lines(stdin), args, stdout, stderr, batch=True)
         return _run([(1, args.spec)], args, stdout, stderr, batch=False)

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -30,7 +30,8 @@ from .compare import compare
 from .conventions import CONVENTION_NAMES, CONVENTIONS, convention
 from .errors import DeriveError, UnknownNameError, did_you_mean
 from .kinds import KIND_NAMES, KINDS, SHORTHANDS
-from .parse import parse
+from .model import BlockDef, NetDef
+from .parse import Scope, load, parse, prelude
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import Completer
@@ -109,9 +110,14 @@ class Session:
     done: bool = False
     json: bool = False
     debug: bool = False
+    depth: int = 0
+    scope: Scope | None = None
     failed: bool = field(default=False, init=False)
+    defined: list[BlockDef | NetDef] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
+        # Definitions typed at the prompt last for the session: a scope over the prelude's.
+        self.scope = (self.scope or prelude()).child()
         if self.convention is not None:
             self.convention = convention(self.convention).name
         self.bindings = dict(_binding(name, value) for name, value in self.bindings.items())
@@ -128,9 +134,12 @@ class Session:
             if text.startswith(":"):
                 name, *rest = text[1:].split(maxsplit=1)
                 return self._command(name, rest[0] if rest else "")
+            if _only_definitions(text, self.scope):
+                return self._define(text)
             result = self._count(text)
             self.last = text
-            return self._dumps(result.as_dict()) if self.json else result.text()
+            self._keep(result.source.definitions)
+            return self._dumps(result.as_dict()) if self.json else result.text(self.depth)
         except DeriveError as error:
             return self.answer_error(error, text)
         except Exception as error:  # a bug in derive: say so in one line, and keep the session
@@ -159,7 +168,8 @@ class Session:
     def _count(self, spec: str, default: str | None = None) -> Result:
         """``spec`` counted under its own ``using``, else ``default``, else the session's
         convention; with the session's bindings for the symbols it has."""
-        result = count(spec, None if parse(spec).convention else default or self.convention)
+        written = parse(spec, self.scope).convention
+        result = count(spec, None if written else default or self.convention, prelude=self.scope)
         bound = self._bindings_for(result.symbols)
         return result.subs(**bound) if bound else result
 
@@ -216,6 +226,41 @@ class Session:
             return self._dumps({"bound": self.bindings})
         return "bound: " + (", ".join(f"{k}={v}" for k, v in self.bindings.items()) or "nothing")
 
+    def _define(self, text: str) -> str:
+        """Blocks and nets typed alone: kept for the rest of the session."""
+        assert self.scope is not None
+        found = load(text, origin="the prompt", parent=self.scope)
+        definitions: list[BlockDef | NetDef] = [*found.blocks.values(), *found.nets.values()]
+        self._keep(definitions)
+        names = ", ".join(d.name for d in definitions)
+        return self._dumps({"defined": [d.name for d in definitions]}) if self.json else f"defined: {names}"
+
+    def _keep(self, definitions: Sequence[BlockDef | NetDef]) -> None:
+        assert self.scope is not None
+        for definition in definitions:
+            self.scope.define(definition)
+            self.defined = [d for d in self.defined if d.name != definition.name] + [definition]
+
+    def _defs(self, rest: str) -> str:
+        if self.json:
+            return self._dumps({"definitions": [d.dsl() for d in self.defined]})
+        if not self.defined:
+            return "no definitions yet: type one, e.g. block pair w = dense w -> dense w"
+        return "\n".join(d.dsl() for d in self.defined)
+
+    def _depth(self, rest: str) -> str:
+        if rest:
+            if not rest.isdigit() or len(rest) > 4:
+                raise CommandError(f":depth takes a whole number of levels, not '{_shown(rest)}'")
+            self.depth = int(rest)
+        return self._dumps({"depth": self.depth}) if self.json else f"depth: {self.depth}"
+
+    def names(self) -> list[str]:
+        """The blocks and nets the session can call, for completion."""
+        assert self.scope is not None
+        blocks, nets = self.scope.names()
+        return sorted({*blocks, *nets})
+
     def _explain(self, rest: str) -> str:
         result = self._count(self._last())
         return self._dumps(result.explain_dict()) if self.json else result.explain()
@@ -223,7 +268,7 @@ class Session:
     def _compare(self, rest: str) -> str:
         names = [n.strip() for n in rest.replace(",", " ").split()] or None
         spec = self._last()
-        comparison = compare(spec, names, self._bindings_for(parse(spec).symbols))
+        comparison = compare(spec, names, self._bindings_for(parse(spec, self.scope).symbols), prelude=self.scope)
         return self._dumps(comparison.as_dict()) if self.json else comparison.text()
 
     def _latex(self, rest: str) -> str:
@@ -364,6 +409,15 @@ _COMMANDS = (
         example=":latex standalone",
     ),
     Command(":json", "the last spec as one line of JSON", Session._json),
+    Command(
+        ":depth [N]",
+        "show the insides of blocks N levels deep in tables (0: one row a block)",
+        Session._depth,
+        words=(0, 1),
+        takes="a whole number of levels",
+        example=":depth 1",
+    ),
+    Command(":defs", "the blocks and nets defined in this session", Session._defs),
     Command(":markdown", "the last spec as a Markdown table", Session._markdown),
     Command(
         ":solve [SYMBOL] BUDGET",
@@ -422,7 +476,7 @@ def _help_text() -> str:
 HELP = _help_text()
 
 # The flags of `derive` that the REPL takes; the others are refused, with what to type instead.
-_HONOURED = {"spec", "convention", "set", "json", "debug"}
+_HONOURED = {"spec", "convention", "set", "json", "debug", "depth", "prelude", "scope"}
 _INSTEAD = {
     "latex": ":latex after a spec",
     "markdown": ":markdown after a spec",
@@ -446,7 +500,23 @@ def session_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             instead = _INSTEAD.get(name)
             hint = f"in the REPL, type {instead}" if instead else "the REPL takes --convention, --set, --json, --debug"
             raise CommandError(f"{flag} does not apply to the REPL", hint=hint)
-    return Session(convention=args.convention, bindings=dict(args.set), json=args.json, debug=args.debug)
+    return Session(
+        convention=args.convention,
+        bindings=dict(args.set),
+        json=args.json,
+        debug=args.debug,
+        depth=args.depth,
+        scope=getattr(args, "scope", None),
+    )
+
+
+def _only_definitions(text: str, scope: Scope | None) -> bool:
+    """Whether ``text`` holds block and net definitions and nothing to count."""
+    try:
+        parse(text, scope)
+    except DeriveError as error:
+        return error.message.startswith("the program defines blocks or nets but counts nothing")
+    return False
 
 
 def history_path() -> Path:
@@ -511,18 +581,23 @@ def _warn(stderr: TextIO, problem: str) -> None:
     stderr.flush()
 
 
-def completer() -> Completer:
-    """Tab completion of commands, layer kinds, options, conventions and keywords."""
+def completer(session: Session | None = None) -> Completer:
+    """Tab completion of commands, layer kinds, options, conventions, keywords, and the blocks
+    and nets the session can call (the prelude's and those typed so far)."""
     from prompt_toolkit.completion import WordCompleter
 
-    words = [
+    fixed = [
         *(f":{c}" for c in COMMANDS),
         *sorted(KIND_NAMES),
         *sorted({name for kind in KINDS.values() for name in kind.options}),
         *SHORTHANDS,
         *sorted(CONVENTION_NAMES),
-        *("in", "using", "none", "single", "double", "true", "false"),
+        *("in", "using", "where", "residual", "block", "net", "none", "single", "double", "true", "false"),
     ]
+
+    def words() -> list[str]:
+        return fixed + (session.names() if session is not None else [])
+
     # prompt_toolkit matches this against the text before the cursor, reversed: a word, then
     # an optional ':' so that commands complete too.
     return WordCompleter(words, pattern=re.compile(r"^[A-Za-z0-9_]*:?"))
@@ -567,7 +642,7 @@ def _run_prompt(
 
     prompt: PromptSession[str] = PromptSession(
         history=open_history(stderr) if keep else InMemoryHistory(),
-        completer=completer(),
+        completer=completer(session),
         complete_while_typing=False,
         input=input,
         output=output,

@@ -442,7 +442,7 @@ def test_solve_a_huge_budget_keeps_the_session() -> None:
 
 
 def test_an_internal_error_is_one_line_and_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(spec: str, convention: str | None = None) -> derive.Result:
+    def broken(spec: str, convention: str | None = None, **options: object) -> derive.Result:
         raise RuntimeError("boom\nsecond line")
 
     session = repl.Session()
@@ -459,7 +459,7 @@ def test_an_internal_error_is_one_line_and_the_session_goes_on(monkeypatch: pyte
 
 
 def test_debug_adds_the_traceback_to_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(spec: str, convention: str | None = None) -> derive.Result:
+    def broken(spec: str, convention: str | None = None, **options: object) -> derive.Result:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(repl, "count", broken)
@@ -685,3 +685,54 @@ def test_injection_through_derive_repl_set(
     assert out.getvalue() == ""
     assert "expected NAME=VALUE" in capsys.readouterr().err  # argparse's usage error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_definitions_typed_at_the_prompt_last_for_the_session() -> None:
+    session = repl.Session()
+    assert session.handle("block pair w = dense w -> relu -> dense w") == "defined: pair"
+    answer = session.handle("in 4 -> pair 8 -> dense 2")
+    # pair 8 on 4 inputs: dense 4 -> 8 (4*8 + 8) and dense 8 -> 8 (8*8 + 8); then dense 8 -> 2 (8*2 + 2)
+    assert answer.splitlines()[-1] == f"total: {(4 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2)}"
+    # a definition typed with a part is kept too, and may call the earlier one
+    assert session.handle("block quad w = pair w -> pair w ; in 2 -> quad 3").splitlines()[-1] == (
+        f"total: {(2 * 3 + 3) + (3 * 3 + 3) + 2 * (3 * 3 + 3)}"
+    )
+    assert session.handle(":defs").splitlines() == [
+        "block pair w = dense w -> relu -> dense w",
+        "block quad w = pair w -> pair w",
+    ]
+    assert "did you mean 'pair'?" in session.handle("in 2 -> pairr 2")
+    assert "pair" in session.names()
+    assert "quad" in session.names()
+    assert "sutskever2014" in session.names()
+
+
+def test_a_later_definition_replaces_an_earlier_one() -> None:
+    session = repl.Session()
+    session.handle("block b w = dense w")
+    session.handle("block b w = dense w -> dense w")
+    assert session.handle(":defs") == "block b w = dense w -> dense w"
+    assert session.handle("in 2 -> b 3").splitlines()[-1] == f"total: {(2 * 3 + 3) + (3 * 3 + 3)}"
+
+
+def test_depth_opens_block_calls_in_later_tables() -> None:
+    session = repl.Session()
+    session.handle("block pair w = dense w -> dense w")
+    closed = session.handle("in 4 -> pair 8")
+    assert session.handle(":depth 1") == "depth: 1"
+    opened = session.handle("in 4 -> pair 8")
+    assert "1.1" not in closed
+    assert "1.1" in opened
+    assert "takes a whole number" in session.handle(":depth deep")
+
+
+def test_completion_offers_the_sessions_blocks_and_the_prelude_nets() -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    session = repl.Session()
+    session.handle("block pairwise w = dense w")
+    found = {c.text for c in repl.completer(session).get_completions(Document("in 3 -> pairw"), CompleteEvent())}
+    assert "pairwise" in found
+    nets = {c.text for c in repl.completer(session).get_completions(Document("sutsk"), CompleteEvent())}
+    assert "sutskever2014" in nets

@@ -23,6 +23,7 @@ PWNED = "PWNED"
 EVIL = f"__import__('os').system('touch {PWNED}') or 5"
 
 INJECTIONS: dict[str, Callable[[], object]] = {
+    "parse().subs(mapping)": lambda: derive.parse("in n -> dense 5").subs({"n": EVIL}),
     "count().subs(mapping)": lambda: derive.count("in n -> dense 5").subs({"n": EVIL}),
     "count().subs(keyword)": lambda: derive.count("in n -> dense 5").subs(n=EVIL),
     "compare(sizes=)": lambda: derive.compare("in n -> dense 5", sizes={"n": EVIL}),
@@ -36,6 +37,13 @@ def test_0_code_in_a_size_is_refused(entry: str, tmp_path: Path, monkeypatch: py
     with pytest.raises(derive.DeriveError):
         INJECTIONS[entry]()
     assert not (tmp_path / PWNED).exists()
+
+
+def test_0_program_subs_binds_by_name_or_symbol() -> None:
+    program = derive.parse("in n -> dense 5")
+    expected = derive.parse("in 7 -> dense 5")
+    assert program.subs({"n": 7}) == expected
+    assert program.subs({sp.Symbol("n", integer=True, positive=True): sp.Integer(7)}) == expected
 
 
 @pytest.mark.parametrize("text", ["700", "7_00", " 700 "])

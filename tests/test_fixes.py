@@ -15,7 +15,7 @@ import sympy as sp
 from oracles import require
 
 import derive
-from conftest import run_cli
+from conftest import ROOT, console_blocks, run_cli
 
 # --- 0. security: no text given to the public API reaches SymPy's parser ----------------------
 
@@ -148,6 +148,15 @@ def test_11_pytorch_refuses_a_projection_as_wide_as_the_cell() -> None:
     r = 20
     assert int(derive.count("in 10 -> lstm 20 (proj=20)", "sak2014")) == 4 * h * (i + r) + 3 * h + h * r
     assert int(derive.count("in 10 -> lstm 20 (proj=20)", "plain")) == 4 * h * (i + r) + h * r
+
+
+def test_11_the_docs_show_the_pytorch_limit() -> None:
+    docs = (ROOT / "docs" / "conventions.md").read_text(encoding="utf-8")
+    shown = [
+        s for s in console_blocks(docs, "conventions.md") if "proj=" in s.command and "must be smaller" in s.expected
+    ]
+    assert shown, "docs/conventions.md shows no example of proj >= size under pytorch"
+    assert "proj_size < hidden_size" in docs
 
 
 # --- 18. words are not widths; keywords fold ASCII case only ------------------------------------

@@ -582,11 +582,18 @@ class Program:
             text += " where " + ", ".join(f"{k} = {dsl_size(v)}" for k, v in self.where.items())
         return text
 
-    def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Program:
-        """This program with symbols replaced (and checked again)."""
+    def subs(self, bindings: Mapping[sp.Symbol | str, object]) -> Program:
+        """This program with symbols (or symbol names) replaced by sizes, checked again.
+
+        Values are ints or SymPy expressions; text is refused, never handed to SymPy.
+        """
         if not bindings:
             return self
-        return replace(self, parts=tuple(p.subs(bindings) for p in self.parts))
+        sizes: dict[sp.Symbol, sp.Expr] = {}
+        for key, value in bindings.items():
+            name = key.name if isinstance(key, sp.Symbol) else key
+            sizes[symbol(name)] = as_size(value, f"the value of {name}")
+        return replace(self, parts=tuple(p.subs(sizes) for p in self.parts))
 
 
 def _count_layers(chain: Sequence[Any]) -> int:

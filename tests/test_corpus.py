@@ -96,3 +96,46 @@ def test_graves_keras_and_naive_counts_differ_as_documented() -> None:
     spec = "in 205 -> lstm 700 x5 -> dense 205"
     assert run_cli(spec, "--json").json["total"] == 18_371_705
     assert run_cli(spec, "--convention", "graves2013", "--json").json["total"] == 21_252_205
+
+
+# Whole networks (SPEC §5-10): tests/networks.tsv is the project's corpus of them, copied with its
+# sources. The rows whose kinds derive has are counted and must give the published exact count;
+# the others need the transformer kinds (attention, MLP, norms, position tables) or the
+# convolutional ones (conv, batch norm) of the next steps of language v2, and until then must
+# fail by naming such a kind, and nothing else.
+NETWORKS = Path(__file__).with_name("networks.tsv")
+PENDING = {"attn", "mlp", "layernorm", "rmsnorm", "pos", "segment", "conv", "bn", "batchnorm"}
+
+
+def network_rows() -> list[check.Case]:
+    return check.read_cases(NETWORKS)
+
+
+def test_networks_corpus_is_whole() -> None:
+    rows = network_rows()
+    assert len(rows) == 7
+    assert all(case.exact is not None and case.convention and case.source for case in rows)
+
+
+@pytest.mark.parametrize("case", network_rows(), ids=lambda case: f"line {case.line}")
+def test_published_network(case: check.Case) -> None:
+    run = run_cli(case.spec, "--convention", str(case.convention), "--json")
+    if run.status == 0:
+        assert run.json["total"] == case.exact, case.source
+        return
+    first = run.err.splitlines()[0]
+    assert first.startswith("error: unknown layer kind '"), run.err
+    assert first.split("'")[1] in PENDING, run.err
+
+
+def test_sutskever_is_counted_from_the_corpus_and_the_prelude() -> None:
+    (row,) = [case for case in network_rows() if case.spec.startswith("encoder:")]
+    # 4-layer LSTMs of 1000 cells on 1000-wide embeddings: per layer 4·1000·(1000 + 1000) weights;
+    # tables 160,000 × 1000 and 80,000 × 1000, and a softmax of 1000 × 80,000 (Sutskever et al. s3.4)
+    weights = 160_000 * 1000 + 80_000 * 1000 + 8 * 4 * 1000 * 2000 + 1000 * 80_000
+    assert row.exact == weights
+    assert run_cli(row.spec, "--convention", "plain", "--json").json["total"] == weights
+    assert run_cli("sutskever2014", "--convention", "plain", "--json").json["total"] == weights
+    # keras: one bias vector per gate (4h) per layer, and the softmax's bias; pytorch: two per gate
+    assert run_cli("sutskever2014", "--convention", "keras", "--json").json["total"] == weights + 8 * 4000 + 80_000
+    assert run_cli("sutskever2014", "--convention", "pytorch", "--json").json["total"] == weights + 8 * 8000 + 80_000

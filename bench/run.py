@@ -45,6 +45,15 @@ POWER = "in 205 -> lstm " + "*".join(["n"] * 100)
 PATTERN = ["lstm 256", "gru 128", "bilstm 64 (peephole)", "dense 512", "rnn 32 (bias=double)", "lstm 128 (proj=64)"]
 
 
+# Whole networks (language v2): a decoder stack of GPT-3's widths in dense layers (the attention
+# and MLP kinds come later), with a symbolic depth and with a number, and a program of 10,000 parts.
+STACK = (
+    "in 50257 -> embed 12288 as tok -> [ residual [dense 12288 -> dense 12288] -> "
+    "residual [dense 49152 -> gelu -> dense 12288] ] x {L} -> dense 50257 (bias=none, tied=tok)"
+)
+STATEMENTS = " ; ".join("in 8 -> dense 8" for _ in range(10_000))
+
+
 def chain(layers: int) -> str:
     """A heterogeneous chain of ``layers`` layers: six kinds and options, in turn."""
     return "in 100 -> " + " -> ".join(PATTERN[k % len(PATTERN)] for k in range(layers))
@@ -163,6 +172,10 @@ def warm_cases() -> list[Warm]:
         Warm("lstm h x L (symbolic L)", "in 205 -> lstm h x L -> dense 205", None, []),
         Warm("--budget 19M: lstm h x 5", "in 205 -> lstm h x5 -> dense 205", None, [], within=19_000_000),
         Warm("--budget 1e12: lstm n*n*…*n (100 factors)", POWER, None, [], within=10**12),
+        Warm("GPT-3-wide stack, [ ... ] x 96", STACK.format(L=96), None, []),
+        Warm("GPT-3-wide stack, [ ... ] x 5", STACK.format(L=5), None, []),
+        Warm("GPT-3-wide stack, [ ... ] x L (symbolic L)", STACK.format(L="L"), None, []),
+        Warm("10,000-statement program", STATEMENTS, None, []),
     ]
     return cases
 
@@ -291,6 +304,23 @@ def targets(cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun]
             10,
         )
     )
+    found.append(
+        Target(
+            "warm, GPT-3-wide stack `[ ... ] x L` / `[ ... ] x 5`",
+            warm["GPT-3-wide stack, [ ... ] x L (symbolic L)"].median_ms
+            / warm["GPT-3-wide stack, [ ... ] x 5"].median_ms,
+            2,
+        )
+    )
+    found.append(
+        Target(
+            "warm, GPT-3-wide stack with symbolic L",
+            warm["GPT-3-wide stack, [ ... ] x L (symbolic L)"].median_ms,
+            50,
+            "ms",
+        )
+    )
+    found.append(Target("warm, 10,000-statement program", warm["10,000-statement program"].median_ms, 50, "ms"))
     found.append(
         Target(
             "peak memory of the CLI, 1,000-layer chain / seed",

@@ -54,10 +54,10 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            add([self.trainable, other.trainable]),
-            add([self.non_trainable, other.non_trainable]),
-            add([self.buffers, other.buffers]),
-            add([self.embedding, other.embedding]),
+            _plus(self.trainable, other.trainable),
+            _plus(self.non_trainable, other.non_trainable),
+            _plus(self.buffers, other.buffers),
+            _plus(self.embedding, other.embedding),
         )
 
     def scaled(self, n: sp.Expr) -> Counts:
@@ -88,6 +88,17 @@ class Counts:
             add(by["buffers"]),
             add([t.value for t in terms if t.embedding and t.category != "buffers"]),
         )
+
+
+def _plus(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    # Exact Python integers on the numeric path (see kinds.add); zero costs nothing.
+    if b == 0:
+        return a
+    if a == 0:
+        return b
+    if a.is_Integer and b.is_Integer:
+        return sp.Integer(int(a) + int(b))
+    return a + b
 
 
 def _times(n: sp.Expr, value: sp.Expr) -> sp.Expr:
@@ -188,7 +199,7 @@ class NodeResult:
         """How many copies are chained."""
         return self.node.repeat
 
-    @property
+    @functools.cached_property
     def counts(self) -> Counts:
         """All copies' counts together."""
         counts = Counts()

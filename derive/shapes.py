@@ -69,6 +69,12 @@ def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.
     size is checked again, exactly, once numbers are bound to its symbols.
     """
     value = sp.Integer(value) if isinstance(value, int) else value
+    if isinstance(value, sp.Integer):  # the common case, without walking the expression
+        if value.p < 1:
+            raise InvalidSizeError(f"{what} must be a positive integer, not {value}", span, hint=_size_hint(value))
+        if value.p.bit_length() > _MAX_BITS:
+            raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
+        return value
     if not isinstance(value, sp.Expr) or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.atoms(sp.Float):
         raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
     for atom in value.atoms(sp.Symbol):

@@ -8,6 +8,7 @@ so that ``basic 128`` is one row with its subtotal unless asked for more.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 def number(value: sp.Expr, tidied: Callable[[sp.Expr], sp.Expr] = tidy) -> str:
     """An exact count for people: ``21,178,402``, or the factored form while symbolic."""
     return f"{int(value):,}" if value.is_Integer else sp.sstr(tidied(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def formula_text(formula: sp.Expr) -> str:
+    """A layer's formula as text, in the order of its terms; the same few recur in a long chain."""
+    return "" if formula == 0 else sp.sstr(formula, order="none")
+
+
+@functools.lru_cache(maxsize=1024)
+def _symbols_of(formula: sp.Expr) -> frozenset[str]:
+    return frozenset(str(s) for s in formula.free_symbols)
 
 
 def json_value(value: sp.Expr) -> int | str:
@@ -114,11 +126,13 @@ def legend(result: Result) -> dict[str, str]:
     found = {"i": "input width", "h": "size"}
     used: set[str] = set()
     extra: dict[str, str] = {}
+    kinds = set()
     for node in result.walk():
         if node.formula is None:
             continue
-        used |= {str(s) for s in node.formula.free_symbols}
-        kind = node.kind
+        used |= _symbols_of(node.formula)
+        kinds.add(node.kind)
+    for kind in kinds:
         assert kind is not None
         for name, option in kind.options.items():
             if option.symbol:

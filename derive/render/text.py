@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .rows import legend, number, rows
+from .rows import formula_text, legend, number, rows
 
 if TYPE_CHECKING:
     from ..api import Result
@@ -27,7 +27,7 @@ def text(result: Result, depth: int | None = None) -> str:
             table.append(("", row.label, row.input, "", number(row.params, result.tidy)))
         elif row.what == "node":
             assert row.node is not None
-            formula = "" if row.node.formula in (None, 0) else sp.sstr(row.node.formula, order="none")
+            formula = "" if row.node.formula is None else formula_text(row.node.formula)
             table.append(
                 (
                     row.index,

@@ -213,6 +213,8 @@ def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO
         try:
             _check_utf8(spec)
             shown = _show(spec, args, strict=not batch, used=used)
+            for warning in _warnings(spec, args):
+                _say(err, f"warning: {warning}" if not batch else f"warning: line {number}: {warning}")
         except DeriveError as error:
             failed = True
             _say(err, error.render(line_offset=number - 1))
@@ -237,6 +239,18 @@ def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO
         _say(err, f"error: --set {', '.join(unused)}: no spec uses {which}")
         failed = True
     return 1 if broken else 2 if failed else 0
+
+
+_MAYBE_STACKED = re.compile(r"\s\*\s+[0-9]")
+
+
+def _warnings(spec: str, args: argparse.Namespace) -> tuple[str, ...]:
+    """What the spec's text says that is likely a mistake (read again only where it may be)."""
+    from .parse import parse as read
+
+    if not _MAYBE_STACKED.search(spec):
+        return ()
+    return read(spec, args.scope).warnings
 
 
 def _check_utf8(text: str) -> None:

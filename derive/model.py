@@ -544,6 +544,8 @@ class Program:
     where: Mapping[str, sp.Expr] = field(default_factory=dict)
     definitions: tuple[BlockDef | NetDef, ...] = ()
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    #: Things that parse but are likely mistakes (``lstm 700 * 5``), said on standard error.
+    warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))

@@ -552,6 +552,7 @@ class _Resolver:
         self.text = text
         self.scope = scope
         self.origin = origin
+        self.warnings: list[str] = []
         self.allowed: set[str] | None = None  # inside a definition: the names its body may use
         self.defining: str | None = None
 
@@ -593,7 +594,7 @@ class _Resolver:
             spans["using"] = raw.using[1]
         if definitions_only:
             return tuple(definitions)  # type: ignore[return-value]
-        program = Program(tuple(parts), conv, where, tuple(definitions), spans)
+        program = Program(tuple(parts), conv, where, tuple(definitions), spans, tuple(self.warnings))
         names = {s.name for s in program.symbols}
         for name in where:
             if name not in names:
@@ -732,6 +733,8 @@ class _Resolver:
         sized = block.sized if block is not None else kind.sized  # type: ignore[union-attr]
         size = None if node.size is None else self.size(node.size, f"the size of {name}")
         if node.size is not None:
+            self._stacking(name, node.size)
+        if node.size is not None:
             spans["size"] = node.size.span
         # `dense (4*d)`: a size in parentheses reads as one. `relu (frozen)`: an option.
         if size is None and sized and groups and len(groups[0]) == 1 and groups[0][0].value is None:
@@ -771,6 +774,16 @@ class _Resolver:
             args = {k: v for k, v in options.items()}
             return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
         return Layer(kind.name, size, options, repeat, label, frozen, spans)  # type: ignore[union-attr]
+
+    def _stacking(self, name: str, size: _Located) -> None:
+        """``lstm 700 * 5`` is one layer 3500 wide; the writer most likely meant five layers."""
+        written = self.text[size.span.start : size.span.end]
+        found = _TIMES_COUNT.match(written)
+        if found:
+            self.warnings.append(
+                f"{name} {written} is one layer of size {sp.sstr(size.value)}; "
+                f"to stack {found[2]} layers, write {name} {found[1]} x{found[2]}"
+            )
 
     def _option_value(self, value: _Located) -> sp.Expr:
         # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
@@ -817,6 +830,10 @@ class _Resolver:
         return UnknownNameError(
             f"unknown {what} '{name}'" + (f" — did you mean '{best}'?" if best else ""), span, hint=hint
         )
+
+
+#: A size written ``A * N`` with spaces and a literal N, as a repeat is sometimes mistyped.
+_TIMES_COUNT = re.compile(r"(.*\S)\s+\*\s+([0-9][0-9_]*)\Z", re.S)
 
 
 def _option_name(option: _Option) -> str:

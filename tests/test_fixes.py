@@ -237,3 +237,35 @@ def test_docs_explain_heading_lists_only_the_layer_s_terms() -> None:
     assert not projection.search(plain), plain
     assert peephole.search(heading("in 3 -> lstm 2 (peephole)").split(":", 1)[1])
     assert projection.search(heading("in 3 -> lstm 2 (proj=1)"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "warning"),
+    [
+        (
+            "in 205 -> lstm 700 * 5 -> dense 205",
+            "lstm 700 * 5 is one layer of size 3500; to stack 5 layers, write lstm 700 x5",
+        ),
+        (
+            "in 3 -> dense (h+1) * 4",
+            "dense (h+1) * 4 is one layer of size 4*h + 4; to stack 4 layers, write dense (h+1) x4",
+        ),
+    ],
+)
+def test_12_a_size_written_times_a_number_warns(spec: str, warning: str) -> None:
+    run = run_cli(spec)
+    assert run.status == 0
+    assert run.err == f"warning: {warning}\n"
+    assert derive.parse(spec).warnings == (warning,)
+
+
+@pytest.mark.parametrize("spec", ["in 205 -> lstm 700*5", "in 205 -> lstm 700 * n", "in 205 -> lstm (700 * 5)"])
+def test_12_other_products_do_not_warn(spec: str) -> None:
+    run = run_cli(spec)
+    assert (run.status, run.err) == (0, "")
+
+
+def test_12_a_batch_says_which_line_warns() -> None:
+    run = run_cli("-", stdin="in 3 -> dense 2\nin 205 -> lstm 700 * 5\n")
+    assert run.status == 0
+    assert run.err.startswith("warning: line 2: lstm 700 * 5 is one layer of size 3500")

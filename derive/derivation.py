@@ -163,6 +163,15 @@ class NodeResult:
     copies: tuple[Copies, ...]
     options: Mapping[str, object] = field(default_factory=dict)
     depth: int = 0
+    #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
+    renames: Renames = ()
+
+    def placeholder(self, name: str) -> str:
+        """How this node's formulas write the placeholder ``name`` (``i``, ``h``, ``r``, ...)."""
+        for old, new in self.renames:
+            if old.name == name:
+                return new.name
+        return name
 
     @property
     def kind(self) -> Kind | None:
@@ -224,7 +233,7 @@ class NodeResult:
         matrices together); print it with ``order="none"``."""
         if not isinstance(self.node, Layer):
             return None
-        return shown_formula(self.node.spec, _generic(self.node.spec, self.options))
+        return shown_formula(self.node.spec, _generic(self.node.spec, self.options, self.renames), self.renames)
 
     def walk(self) -> Iterator[NodeResult]:
         """This result and every result inside its first copy, depth first."""
@@ -237,24 +246,31 @@ class NodeResult:
 LayerResult = NodeResult
 
 
-def _generic(kind: Kind, options: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+Renames = tuple[tuple[sp.Symbol, sp.Symbol], ...]
+
+
+def _generic(kind: Kind, options: Mapping[str, object], renames: Renames = ()) -> tuple[tuple[str, object], ...]:
     """``options`` with each width option replaced by its formula symbol (proj -> r)."""
     out = []
+    renamed = dict(renames)
     for name, value in options.items():
         spec = kind.options.get(name)
         if spec is not None and spec.symbol and isinstance(value, sp.Expr):
             value = sp.Symbol(spec.symbol, integer=True, positive=True)
+            value = renamed.get(value, value)
         out.append((name, value))
     return tuple(out)
 
 
 @functools.cache
-def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...]) -> sp.Expr:
+def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames = ()) -> sp.Expr:
     """One copy's count as a reader checks it: g·h·(i + r) + biases + peepholes + ...
 
     The same few formulas recur across a long chain; each is built once.
     """
-    terms = kind.terms(Ctx(Shape((WIDTH,)), SIZE if kind.sized else None, dict(options)))
+    renamed = dict(renames)
+    width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
+    terms = kind.terms(Ctx(Shape((width,)), size if kind.sized else None, dict(options)))
     weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
     parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
     parts = [part for part in parts if part != 0] or [sp.Integer(0)]
@@ -266,8 +282,10 @@ def generic_terms(result: NodeResult) -> dict[str, Term]:
     """The terms of one copy of a layer in the symbols i, h and its option symbols, by name."""
     kind = result.kind
     assert kind is not None
-    options = dict(_generic(kind, result.options))
-    return {t.name: t for t in kind.count(Ctx(Shape((WIDTH,)), SIZE if kind.sized else None, options))}
+    options = dict(_generic(kind, result.options, result.renames))
+    renamed = dict(result.renames)
+    width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
+    return {t.name: t for t in kind.count(Ctx(Shape((width,)), size if kind.sized else None, options))}
 
 
 @dataclass(frozen=True)
@@ -328,8 +346,9 @@ class _State:
 class _Deriver:
     """Walks a program once, under one convention."""
 
-    def __init__(self, convention: Convention) -> None:
+    def __init__(self, convention: Convention, taken: set[str] | None = None) -> None:
         self.state = _State(convention)
+        self.renames = placeholders(taken or set())
 
     # -- parts --
 
@@ -396,7 +415,7 @@ class _Deriver:
                 options = self.options(node)
                 once = functools.partial(self.layer_once, node, options, frozen)
                 copies = self.repeated(node, shape, once, via)
-                result = NodeResult(index, node, copies, options, depth)
+                result = NodeResult(index, node, copies, options, depth, self.renames)
                 self.register(node, result)
                 return result
             case Group():
@@ -589,7 +608,7 @@ class _Deriver:
                         via=_skip_via(out, run_in),
                     )
                 )
-            result = NodeResult(f"{prefix}{before + n + 1}", layer, tuple(copies), options, depth)
+            result = NodeResult(f"{prefix}{before + n + 1}", layer, tuple(copies), options, depth, self.renames)
             self.register(layer, result)
             results.append(result)
             outputs.append(layer.repeat * out)
@@ -697,7 +716,23 @@ def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> De
 
 def derive_program(program: Program, convention: Convention) -> tuple[PartResult, ...]:
     """Count every part of ``program`` under ``convention``."""
-    return _Deriver(convention).parts(program)
+    return _Deriver(convention, {s.name for s in program.symbols}).parts(program)
+
+
+def placeholders(taken: set[str]) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:
+    """The formula placeholders (i, h, and the kinds' option symbols) that a program's own
+    symbols would be confused with, each with a primed name: in ``in h -> lstm 2`` the
+    formula reads ``4*h'*(i + h') + 4*h'`` and binds ``i = h``."""
+    from .kinds import KINDS
+
+    names = {"i", "h"} | {o.symbol for k in KINDS.values() for o in k.options.values() if o.symbol}
+    found = []
+    for name in sorted(names & taken):
+        new = name + "'"
+        while new in taken:
+            new += "'"
+        found.append((sp.Symbol(name, integer=True, positive=True), sp.Symbol(new, integer=True, positive=True)))
+    return tuple(found)
 
 
 __all__ = [

@@ -269,3 +269,18 @@ def test_12_a_batch_says_which_line_warns() -> None:
     run = run_cli("-", stdin="in 3 -> dense 2\nin 205 -> lstm 700 * 5\n")
     assert run.status == 0
     assert run.err.startswith("warning: line 2: lstm 700 * 5 is one layer of size 3500")
+
+
+def test_10_a_users_symbol_named_like_a_placeholder_renames_the_placeholder() -> None:
+    # in h -> lstm 2: the formula's size is h' (2) and its input i is the user's h
+    latex = run_cli("in h -> lstm 2", "--latex").out
+    assert r"\left. 4 h' \left(i + h'\right) + 4 h' \right|_{i = h,\ h' = 2}" in latex
+    table = run_cli("in h -> lstm 2 -> dense h").out
+    assert "formula: i = input width, h' = size" in table
+    assert "h' + h'*i" not in table  # the dense layer reads h'*i + h'
+    assert "h'*i + h'" in table
+    proj = run_cli("in 3 -> lstm r (proj=2)", "--json").json
+    assert proj["layers"][0]["formula"] == "4*h*(i + r') + 4*h + h*r'"
+    assert proj["total"] == "26*r"  # 4r(3 + 2) + 4r + 2r
+    plain = run_cli("in 3 -> lstm n").out
+    assert "formula: i = input width, h = size" in plain

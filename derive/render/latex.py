@@ -70,11 +70,14 @@ def _bindings(node: NodeResult, copies: Copies) -> str:
     assert formula is not None
     assert node.kind is not None
     used = {str(s) for s in formula.free_symbols}
-    values: dict[str, sp.Expr | None] = {"i": copies.input.channels, "h": node.node.size}  # type: ignore[union-attr]
+    values: dict[str, sp.Expr | None] = {
+        node.placeholder("i"): copies.input.channels,
+        node.placeholder("h"): node.node.size,  # type: ignore[union-attr]
+    }
     for name, option in node.kind.options.items():
         if option.symbol:
             value = node.options.get(name)
-            values[option.symbol] = value if isinstance(value, sp.Expr) else None
+            values[node.placeholder(option.symbol)] = value if isinstance(value, sp.Expr) else None
     return r",\ ".join(
         f"{k} = {sp.latex(v)}" for k, v in values.items() if k in used and v is not None and sp.sstr(v) != k
     )

@@ -125,17 +125,19 @@ def legend(result: Result) -> dict[str, str]:
     """The formula symbols the table's layers use, and what each stands for."""
     found = {"i": "input width", "h": "size"}
     used: set[str] = set()
-    extra: dict[str, str] = {}
     kinds = set()
+    sample = None
     for node in result.walk():
         if node.formula is None:
             continue
         used |= _symbols_of(node.formula)
         kinds.add(node.kind)
+        sample = node
     for kind in kinds:
         assert kind is not None
         for name, option in kind.options.items():
             if option.symbol:
-                extra[option.symbol] = name
-    found.update(extra)
+                found[option.symbol] = name
+    if sample is not None:
+        found = {sample.placeholder(k): v for k, v in found.items()}
     return {k: v for k, v in found.items() if k in used}

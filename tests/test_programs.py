@@ -596,3 +596,24 @@ def test_nesting_1000_deep_is_a_limit_error(opening: str, closing: str, bracket:
 def test_nesting_within_the_limit_counts() -> None:
     spec = "in 3 -> " + "residual [" * 99 + "dense 3" + "]" * 99
     assert derive.count(spec).total == dense(3, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "trainable", "non_trainable"),
+    [
+        ("in 10 -> dense 5 (frozen=false)", dense(10, 5), 0),
+        ("in 10 -> dense 5 (frozen=true)", 0, dense(10, 5)),
+        ("in 10 -> [dense 5] (frozen=false) x2", dense(10, 5) + dense(5, 5), 0),
+        ("in 10 -> residual [dense 10] (frozen=False)", dense(10, 10), 0),
+    ],
+)
+def test_frozen_is_true_or_false(spec: str, trainable: int, non_trainable: int) -> None:
+    result = derive.count(spec)
+    assert (result.trainable, result.non_trainable) == (trainable, non_trainable)
+
+
+@pytest.mark.parametrize("spec", ["in 10 -> dense 5 (frozen=3)", "in 10 -> [dense 5] (frozen=none)"])
+def test_frozen_takes_no_other_value(spec: str) -> None:
+    with pytest.raises(InvalidOptionError, match="'frozen' is true or false") as caught:
+        derive.count(spec)
+    assert caught.value.column == spec.index("frozen=") + 1

@@ -653,7 +653,7 @@ class _Resolver:
         frozen = False
         for group in groups:
             for option in group:
-                if _option_name(option) != _FROZEN:
+                if _option_name(option).lower() != _FROZEN:
                     raise InvalidOptionError(
                         "a group, residual or branch takes only the option 'frozen'",
                         option.span,

@@ -617,3 +617,16 @@ def test_frozen_takes_no_other_value(spec: str) -> None:
     with pytest.raises(InvalidOptionError, match="'frozen' is true or false") as caught:
         derive.count(spec)
     assert caught.value.column == spec.index("frozen=") + 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "non_trainable"),
+    [
+        ("in 3 -> dense 4 (Frozen)", dense(3, 4)),
+        ("in 3 -> [dense 4] (FROZEN)", dense(3, 4)),
+        ("in 3 -> residual [dense 3] (Frozen)", dense(3, 3)),
+    ],
+)
+def test_frozen_in_any_case(spec: str, non_trainable: int) -> None:
+    """Option names may be written in any case, on a group as on a layer."""
+    assert derive.count(spec).non_trainable == non_trainable

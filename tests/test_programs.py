@@ -630,3 +630,21 @@ def test_frozen_takes_no_other_value(spec: str) -> None:
 def test_frozen_in_any_case(spec: str, non_trainable: int) -> None:
     """Option names may be written in any case, on a group as on a layer."""
     assert derive.count(spec).non_trainable == non_trainable
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # the last copy of dense 8 x2 maps 8 -> 8, so the tied dense 8 (8 -> 8) shares it: its bias is new
+        ("in 4 -> dense 8 x2 as D -> dense 8 (tied=D)", dense(4, 8) + dense(8, 8) + 8),
+        ("in 4 -> dense 8 as D x2 -> dense 8 (tied=D)", dense(4, 8) + dense(8, 8) + 8),  # either order
+        ("in 4 -> dense 8 as D -> dense 4 (tied=D)", dense(4, 8) + 4),  # one copy: 4 -> 8, transposed
+    ],
+)
+def test_a_label_on_a_repeated_layer_names_its_last_copy(spec: str, expected: int) -> None:
+    assert derive.count(spec).total == expected
+
+
+def test_a_label_on_a_repeated_layer_is_not_its_first_copy() -> None:
+    with pytest.raises(InvalidOptionError, match="'D' is 8×8, but this layer maps 8 -> 4"):
+        derive.count("in 4 -> dense 8 x2 as D -> dense 4 (tied=D)")

@@ -648,3 +648,28 @@ def test_a_label_on_a_repeated_layer_names_its_last_copy(spec: str, expected: in
 def test_a_label_on_a_repeated_layer_is_not_its_first_copy() -> None:
     with pytest.raises(InvalidOptionError, match="'D' is 8×8, but this layer maps 8 -> 4"):
         derive.count("in 4 -> dense 8 x2 as D -> dense 4 (tied=D)")
+
+
+def _blocks_calling_blocks(n: int) -> str:
+    """``block b0 = dense 3 ; block b1 = b0 ; ...``: a call of b{n-1} nests n levels deep."""
+    return " ; ".join(["block b0 = dense 3", *(f"block b{k} = b{k - 1}" for k in range(1, n))])
+
+
+def test_blocks_calling_blocks_1000_deep_is_a_limit_error() -> None:
+    spec = _blocks_calling_blocks(1000) + " ; in 3 -> b999"
+    message = "block b100 nests groups, branches and block calls 101 deep; the limit is 100"
+    with pytest.raises(SpecSyntaxError, match=message) as caught:
+        derive.count(spec)
+    assert caught.value.column == spec.index("b100 =") + 1
+    run = run_cli(spec)
+    assert (run.status, run.err.splitlines()[0]) == (2, f"error: {message}")
+
+
+def test_blocks_calling_blocks_100_deep_count() -> None:
+    result = derive.count(_blocks_calling_blocks(100) + " ; in 3 -> b99")
+    assert result.total == dense(3, 3)
+    assert "b99" in result.text(depth=200)
+    spec = _blocks_calling_blocks(100) + " ; in 3 -> [b99]"  # a group around them: 101 levels
+    with pytest.raises(SpecSyntaxError, match="the part nests groups, branches and block calls 101 deep") as caught:
+        derive.count(spec)
+    assert caught.value.column == spec.index("[b99]") + 1

@@ -629,7 +629,8 @@ class _Deriver:
         elif layer.kind == "dense":
             table = _Table(first.input.channels, first.output.channels, "dense")
         if layer.label and table is not None:
-            self.state.labels[layer.label] = table
+            last = result.copies[-1]  # a label on a repeated layer names its last copy (SPEC §13)
+            self.state.labels[layer.label] = _Table(last.input.channels, last.output.channels, table.kind)
 
     def check_tie(self, layer: Layer, shape: Shape, tied: object) -> None:
         where = layer.spans.get("tied", layer.spans.get("kind"))

@@ -316,6 +316,13 @@ class BlockDef:
     source: str = field(default="", compare=False, repr=False)
     origin: str = field(default="", compare=False, repr=False)
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    #: The levels a call of this block nests: one, and its body's (see :func:`nesting`).
+    depth: int = field(default=1, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        depth = 1 + nesting(self.body)
+        _check_nesting(depth, f"block {self.name}", self.spans.get("name"))
+        object.__setattr__(self, "depth", depth)
 
     @property
     def sized(self) -> bool:
@@ -461,6 +468,8 @@ class Part:
         object.__setattr__(self, "chain", tuple(self.chain))
         if not self.chain:
             raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
+        for node in self.chain:
+            _check_nesting(nesting((node,)), "the part", node.spans.get("node", node.spans.get("kind")))
 
     @property
     def free_symbols(self) -> set[sp.Symbol]:
@@ -596,6 +605,30 @@ class Program:
             name = key.name if isinstance(key, sp.Symbol) else key
             sizes[symbol(name)] = as_size(value, f"the value of {name}")
         return replace(self, parts=tuple(p.subs(sizes) for p in self.parts))
+
+
+def nesting(chain: Sequence[Node]) -> int:
+    """How many levels of groups, branches and block calls ``chain`` holds, a call counting as
+    its block's :attr:`~BlockDef.depth`: each level is a step of recursion in counting and
+    rendering, so it is bounded (as brackets in the text are) instead of overflowing the stack."""
+    deepest = 0
+    for node in chain:
+        if isinstance(node, Group):
+            deepest = max(deepest, 1 + nesting(node.chain))
+        elif isinstance(node, Branch):
+            deepest = max(deepest, 1 + max(nesting(b) for b in node.branches))
+        elif isinstance(node, Call):
+            deepest = max(deepest, node.block.depth)
+    return deepest
+
+
+def _check_nesting(depth: int, what: str, span: Span | None) -> None:
+    if depth > MAX_NESTING:
+        raise SpecSyntaxError(
+            f"{what} nests groups, branches and block calls {depth:,} deep; the limit is {MAX_NESTING:,}",
+            span,
+            hint="a call of a block adds the levels of its body",
+        )
 
 
 def _count_layers(chain: Sequence[Any]) -> int:

@@ -700,13 +700,13 @@ class _Resolver:
         frozen = False
         for group in groups:
             for option in group:
-                if _option_name(option) != _FROZEN:
+                if _option_name(option).lower() != _FROZEN:
                     raise InvalidOptionError(
                         "a group, residual or branch takes only the option 'frozen'",
                         option.span,
                         hint="options of layers go after the layer",
                     )
-                frozen = True
+                frozen = _frozen(option)
         if isinstance(node, _Group):
             return Group(self.chain(node.chain), repeat, label, frozen, spans)
         branches = tuple(self.chain(c) for c in node.chains)
@@ -763,7 +763,7 @@ class _Resolver:
         for option in groups[0] if groups else ():
             key = _option_name(option)
             if key.lower() == _FROZEN:
-                frozen = True
+                frozen = _frozen(option)
                 continue
             if key in options or key.lower() in {k.lower() for k in options}:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
@@ -843,6 +843,18 @@ def _option_name(option: _Option) -> str:
             f"expected an option name, not {sp.sstr(value)}", option.name.span, hint="options are NAME or NAME=VALUE"
         )
     return value.name
+
+
+def _frozen(option: _Option) -> bool:
+    """``frozen``, ``frozen=true`` or ``frozen=false``."""
+    value = None if option.value is None else option.value.value
+    if value is None:
+        return True
+    if isinstance(value, sp.Symbol) and value.name.lower() in ("true", "false"):
+        return value.name.lower() == "true"
+    raise InvalidOptionError(
+        f"'frozen' is true or false, not {sp.sstr(value)}", option.span, hint="write frozen or frozen=false"
+    )
 
 
 def _is_identity(chain: tuple[Node, ...]) -> bool:

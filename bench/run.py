@@ -173,7 +173,12 @@ def warm_cases() -> list[Warm]:
         Warm("--budget 19M: lstm h x 5", "in 205 -> lstm h x5 -> dense 205", None, [], within=19_000_000),
         Warm("--budget 1e12: lstm n*n*…*n (100 factors)", POWER, None, [], within=10**12),
         Warm("GPT-3-wide stack, [ ... ] x 96", STACK.format(L=96), None, []),
-        Warm("GPT-3-wide stack, [ ... ] x 5", STACK.format(L=5), None, []),
+        Warm(
+            "stack of width d, [ ... ] x 5", STACK.format(L=5).replace("12288", "d").replace("49152", "4*d"), None, []
+        ),
+        Warm(
+            "stack of width d, [ ... ] x L", STACK.format(L="L").replace("12288", "d").replace("49152", "4*d"), None, []
+        ),
         Warm("GPT-3-wide stack, [ ... ] x L (symbolic L)", STACK.format(L="L"), None, []),
         Warm("10,000-statement program", STATEMENTS, None, []),
     ]
@@ -306,9 +311,8 @@ def targets(cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun]
     )
     found.append(
         Target(
-            "warm, GPT-3-wide stack `[ ... ] x L` / `[ ... ] x 5`",
-            warm["GPT-3-wide stack, [ ... ] x L (symbolic L)"].median_ms
-            / warm["GPT-3-wide stack, [ ... ] x 5"].median_ms,
+            "warm, stack of symbolic width d, `[ ... ] x L` / `[ ... ] x 5`",
+            warm["stack of width d, [ ... ] x L"].median_ms / warm["stack of width d, [ ... ] x 5"].median_ms,
             2,
         )
     )

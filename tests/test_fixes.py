@@ -284,3 +284,18 @@ def test_10_a_users_symbol_named_like_a_placeholder_renames_the_placeholder() ->
     assert proj["total"] == "26*r"  # 4r(3 + 2) + 4r + 2r
     plain = run_cli("in 3 -> lstm n").out
     assert "formula: i = input width, h = size" in plain
+
+
+def test_0_a_check_table_never_runs_its_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    payload = "__import__('os').system('touch PWNED') or 5"
+    table = tmp_path / "t.tsv"
+    table.write_text(
+        f"in n -> dense 5 where n = {payload}\tkeras\t30\t\tinjection in a spec\n"
+        f"in 5 -> dense 5\tkeras\t{payload}\t\tinjection in a count\n"
+        f"in 5 -> dense 5\tkeras\t30\t{payload}\tinjection in a figure\n",
+        encoding="utf-8",
+    )
+    run = run_cli("check", str(table))
+    assert run.status == 2
+    assert not (tmp_path / "PWNED").exists()

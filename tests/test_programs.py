@@ -673,3 +673,23 @@ def test_blocks_calling_blocks_100_deep_count() -> None:
     with pytest.raises(SpecSyntaxError, match="the part nests groups, branches and block calls 101 deep") as caught:
         derive.count(spec)
     assert caught.value.column == spec.index("[b99]") + 1
+
+
+def test_a_budget_solves_a_width_inside_a_repeated_group() -> None:
+    # [dense d -> dense d] x 4 on d inputs: 4 copies of two d x d layers with biases, 8·d·(d + 1)
+    from derive import budget
+
+    solution = budget.solve(derive.count("in d -> [dense d -> dense d] x 4"), 1_000_000)
+    counts = lambda d: 8 * d * (d + 1)  # noqa: E731
+    best = max(d for d in range(1, 1000) if counts(d) <= 1_000_000)
+    assert (solution.value, solution.total, solution.next_total) == (best, counts(best), counts(best + 1))
+    run = run_cli("in d -> [dense d -> dense d] x 4", "--budget", "1M", "--json")
+    assert run.status == 0, run.err
+    assert run.json["value"] == best
+
+
+def test_a_leading_term_of_a_program_with_groups() -> None:
+    run = run_cli("in V -> embed d -> [residual [dense 4*d -> dense d]] x L -> dense V", "--leading", "d", "--json")
+    assert run.status == 0, run.err
+    # per copy: d·4d + 4d + 4d·d + d = 8d² + 5d, so 8·L·d² leads
+    assert run.json["leading"] == "8*L*d**2"

@@ -20,6 +20,11 @@ SEEDS = [
     ("in m -> lstm n", "keras"),
     ("in n_in -> lstm h x L -> dense n_out", "pytorch"),
     ("in V -> embed d -> bilstm d x 2 -> dense V", "keras"),
+    # whole programs: parts, a symbolic group, a residual, a branch, a block, a growing repeat
+    ("encoder: in 71 -> lstm 256 ; decoder: in 93 -> lstm 256 -> dense 93", "keras"),
+    ("in d -> [residual [dense 4*d -> gelu -> dense d]] x L -> concat { id | dense 8 }", "pytorch"),
+    ("block pair w = dense w -> relu -> dense w ; in 8 -> pair 16 x 3 -> [concat { id | dense 4 }] x N", "keras"),
+    ("sutskever2014", "plain"),
 ]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, short, tidy
+from .algebra import closed_form, expanded, short, tidy
 from .conventions import Convention, convention
 from .derivation import Counts, NodeResult, PartResult, derive_program
 from .errors import (
@@ -274,7 +274,7 @@ class Result:
 
 
 def _expanded(value: sp.Expr) -> sp.Expr:
-    return value if value.is_Integer else sp.expand(value)
+    return value if value.is_Integer else expanded(value)
 
 
 def scope_of(prelude_file: str | Path | Scope | None) -> Scope | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, common_factor, short, tidy
+from .algebra import closed_form, common_factor, expanded, short, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
@@ -282,10 +282,17 @@ def generic_terms(result: NodeResult) -> dict[str, Term]:
     """The terms of one copy of a layer in the symbols i, h and its option symbols, by name."""
     kind = result.kind
     assert kind is not None
-    options = dict(_generic(kind, result.options, result.renames))
-    renamed = dict(result.renames)
+    return dict(_generic_terms(kind, _generic(kind, result.options, result.renames), result.renames))
+
+
+@functools.cache
+def _generic_terms(
+    kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames
+) -> tuple[tuple[str, Term], ...]:
+    # Once per kind and options: a long chain compared under two conventions has few of them.
+    renamed = dict(renames)
     width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
-    return {t.name: t for t in kind.count(Ctx(Shape((width,)), size if kind.sized else None, options))}
+    return tuple((t.name, t) for t in kind.count(Ctx(Shape((width,)), size if kind.sized else None, dict(options))))
 
 
 @dataclass(frozen=True)
@@ -340,6 +347,7 @@ class _State:
     convention: Convention
     labels: dict[str, _Table] = field(default_factory=dict)
     embeds: list[_Table] = field(default_factory=list)
+    embed_shapes: set[tuple[sp.Expr, sp.Expr]] = field(default_factory=set)  # expanded, found in O(1)
     via: str = ""  # where the next node's input comes from (after a skip run)
 
 
@@ -626,6 +634,7 @@ class _Deriver:
             table = _Table(first.input.channels, first.output.channels, "embed")
             if not result.options.get("tied"):
                 self.state.embeds.append(table)
+                self.state.embed_shapes.add((expanded(table.rows), expanded(table.cols)))
         elif layer.kind == "dense":
             table = _Table(first.input.channels, first.output.channels, "dense")
         if layer.label and table is not None:
@@ -658,6 +667,8 @@ class _Deriver:
             return
         # Bare `tied` (v1): reuse an embedding E (V × d) as the output layer's weight, so the
         # layer must map d -> V (Press & Wolf 2017).
+        if (expanded(cols), expanded(rows)) in self.state.embed_shapes:
+            return
         if any(_equal(rows, t.cols) and _equal(cols, t.rows) for t in self.state.embeds):
             return
         if not self.state.embeds:

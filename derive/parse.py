@@ -313,6 +313,21 @@ class _Program:
     span: Span
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """A sum as it is read, term by term (see ``_ToRecords.add``)."""
+
+    terms: tuple[sp.Expr, ...]
+
+
+def _terms(value: Any) -> tuple[sp.Expr, ...]:
+    return value.terms if isinstance(value, _Terms) else (value,)
+
+
+def _expr(value: Any) -> sp.Expr:
+    return sp.Add(*value.terms) if isinstance(value, _Terms) else value
+
+
 def _span(meta: Meta | Token) -> Span:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)  # type: ignore[arg-type]
 
@@ -338,47 +353,49 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
     def input_channels(self, children: list[Token]) -> sp.Expr:
         return INPUT_CHANNELS
 
-    def add(self, children: list[sp.Expr]) -> sp.Expr:
-        return children[0] + children[1]
+    # A long sum is read as a list of terms and added once: a + b + c + ... one Add at a time
+    # would flatten the growing sum again at every term.
+    def add(self, children: list[Any]) -> _Terms:
+        return _Terms((*_terms(children[0]), _expr(children[1])))
 
-    def sub(self, children: list[sp.Expr]) -> sp.Expr:
-        return children[0] - children[1]
+    def sub(self, children: list[Any]) -> _Terms:
+        return _Terms((*_terms(children[0]), -_expr(children[1])))
 
-    def mul(self, children: list[sp.Expr]) -> sp.Expr:
-        return children[0] * children[1]
+    def mul(self, children: list[Any]) -> sp.Expr:
+        return _expr(children[0]) * _expr(children[1])
 
     @v_args(meta=True)
-    def div(self, meta: Meta, children: list[sp.Expr]) -> sp.Expr:
-        if children[1] == 0:
+    def div(self, meta: Meta, children: list[Any]) -> sp.Expr:
+        if _expr(children[1]) == 0:
             raise InvalidSizeError("division by zero", _span(meta))
-        return children[0] / children[1]
+        return _expr(children[0]) / _expr(children[1])
 
-    def neg(self, children: list[sp.Expr]) -> sp.Expr:
-        return -children[0]
+    def neg(self, children: list[Any]) -> sp.Expr:
+        return -_expr(children[0])
 
     @v_args(meta=True)
-    def size(self, meta: Meta, children: list[sp.Expr]) -> _Located:
-        return _Located(children[0], _span(meta))
+    def size(self, meta: Meta, children: list[Any]) -> _Located:
+        return _Located(_expr(children[0]), _span(meta))
 
     bare_size = size
 
     @v_args(meta=True)
     def mul_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("*", children[0], _span(meta))
+        return "tail", ("*", _expr(children[0]), _span(meta))
 
     @v_args(meta=True)
     def div_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        if children[0] == 0:
+        if _expr(children[0]) == 0:
             raise InvalidSizeError("division by zero", _span(meta))
-        return "tail", ("/", children[0], _span(meta))
+        return "tail", ("/", _expr(children[0]), _span(meta))
 
     @v_args(meta=True)
     def add_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("+", children[0], _span(meta))
+        return "tail", ("+", _expr(children[0]), _span(meta))
 
     @v_args(meta=True)
     def sub_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("-", children[0], _span(meta))
+        return "tail", ("-", _expr(children[0]), _span(meta))
 
     def repeat(self, children: list[_Located]) -> tuple[str, _Located]:
         return "repeat", children[0]
@@ -389,6 +406,7 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
     @v_args(meta=True)
     def option(self, meta: Meta, children: list[Any]) -> _Option:
         name, value = children
+        name = _expr(name) if isinstance(name, _Terms) else name
         span = _span(meta)
         if isinstance(name, sp.Expr):  # `sum` is inlined: wrap it with its place
             name = _Located(name, span)

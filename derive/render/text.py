@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..algebra import limit_note, sstr
 from .rows import formula_text, legend, number, rows
 
 if TYPE_CHECKING:
@@ -85,8 +86,11 @@ def footer(result: Result) -> list[str]:
         else:
             lines.append(f"total: {exact}" + ("" if result.short == exact else f" ({result.short})"))
     else:
-        lines.append(f"total: {sp.sstr(result.formula)}")
+        lines.append(f"total: {sstr(result.formula)}")
         if result.formula != result.total:
-            lines.append(f"     = {sp.sstr(result.total)}")
+            lines.append(f"     = {sstr(result.total)}")
+        note = limit_note(result.total, result.formula)
+        if note:
+            lines.append(f"note: the total is {note}")
         lines.append("symbols: " + ", ".join(s.name for s in result.symbols) + " (positive integers)")
     return lines

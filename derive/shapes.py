@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .algebra import sstr
 from .errors import InvalidSizeError, Span, UnknownNameError
 
 ONE = sp.Integer(1)
@@ -88,7 +89,7 @@ def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.
         if max(abs(number.p), number.q).bit_length() > _MAX_BITS:
             raise InvalidSizeError(f"{what} is too large: it has more than {MAX_DIGITS:,} digits", span)
     if value.is_positive is False or value.is_integer is False:
-        shown = sp.sstr(value)
+        shown = sstr(value)
         raise InvalidSizeError(f"{what} must be a positive integer, not {shown}", span, hint=_size_hint(value))
     return value
 
@@ -101,7 +102,7 @@ def _size_hint(value: sp.Expr) -> str:
 
 def dsl_size(value: sp.Expr) -> str:
     """A size as the language writes it: ``700``, ``n``, or ``(4*d)``."""
-    text = sp.sstr(value)
+    text = sstr(value)
     return text if value.is_Atom else f"({text})"
 
 
@@ -165,9 +166,9 @@ class Shape:
         return Shape(tuple(check_size(substitute(d, bindings), "a dimension") for d in self.dims))
 
     def __repr__(self) -> str:
-        return "Shape(" + ", ".join(sp.sstr(d) for d in self.dims) + ")"
+        return "Shape(" + ", ".join(sstr(d) for d in self.dims) + ")"
 
     def __str__(self) -> str:
         if self.rank == 1:
-            return sp.sstr(self.dims[0])
-        return "x".join(sp.sstr(d) if d.is_Atom else f"({sp.sstr(d)})" for d in self.dims)
+            return sstr(self.dims[0])
+        return "x".join(sstr(d) if d.is_Atom else f"({sstr(d)})" for d in self.dims)

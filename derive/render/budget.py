@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from ..algebra import short, tidy
+from ..algebra import short, sstr, tidy
 from .latex import tex_number
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def solution_text(solution: Solution) -> str:
     """The width that fits the budget, the one after it, both counts, and the exact root."""
     result, x = solution.result, solution.symbol
-    root = sp.sstr(solution.approx(12))
+    root = sstr(solution.approx(12))
     over = solution.next_total - solution.budget
     return "\n".join(
         [
@@ -27,8 +27,8 @@ def solution_text(solution: Solution) -> str:
             f"  {x} = {solution.value}: {solution.total:,}  (within the budget)",
             f"  {x} = {solution.next_value}: {solution.next_total:,}  (over by {over:,})",
             "",
-            f"count({x}) = {sp.sstr(result.formula)}",
-            f"root: {x} = {sp.sstr(solution.root)} ≈ {root}" if solution.root is not None else f"root: {x} ≈ {root}",
+            f"count({x}) = {sstr(result.formula)}",
+            f"root: {x} = {sstr(solution.root)} ≈ {root}" if solution.root is not None else f"root: {x} ≈ {root}",
         ]
     )
 
@@ -43,9 +43,9 @@ def solution_dict(solution: Solution) -> dict[str, Any]:
         "value": solution.value,
         "total": solution.total,
         "next": {"value": solution.next_value, "total": solution.next_total},
-        "root": None if solution.root is None else sp.sstr(solution.root),
+        "root": None if solution.root is None else sstr(solution.root),
         "root_approx": solution.root_approx,
-        "formula": sp.sstr(solution.result.formula),
+        "formula": sstr(solution.result.formula),
     }
 
 
@@ -74,8 +74,8 @@ def leading_text(lead: Leading) -> str:
         result.spec,
         f"convention: {result.convention.name} ({result.convention.title})",
         "",
-        f"as {lead.symbol} grows: count ≈ {sp.sstr(lead.term)}",
-        f"the rest: {sp.sstr(tidy(lead.rest)) if lead.rest != 0 else '0'}",
+        f"as {lead.symbol} grows: count ≈ {sstr(lead.term)}",
+        f"the rest: {sstr(tidy(lead.rest)) if lead.rest != 0 else '0'}",
     ]
     share = lead.share
     if share is not None:
@@ -93,11 +93,11 @@ def leading_dict(lead: Leading) -> dict[str, Any]:
         "spec": lead.result.spec,
         "convention": lead.result.convention.name,
         "symbol": lead.symbol,
-        "leading": sp.sstr(lead.term),
+        "leading": sstr(lead.term),
         "latex": sp.latex(lead.term),
-        "rest": sp.sstr(lead.rest),
+        "rest": sstr(lead.rest),
         "at": lead.at,
-        "rest_share": None if share is None else sp.sstr(share),
+        "rest_share": None if share is None else sstr(share),
         "rest_share_approx": None if share is None else float(share),
     }
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from ..algebra import tidy
+from ..algebra import sstr, tidy
 from .rows import json_value, number
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def _signed(value: sp.Expr) -> str:
     value = sp.expand(value)
     if value.is_Integer:
         return f"{int(value):+,}"
-    return ("" if value.could_extract_minus_sign() else "+") + sp.sstr(tidy(value))
+    return ("" if value.could_extract_minus_sign() else "+") + sstr(tidy(value))
 
 
 def compare_dict(comparison: Comparison) -> dict[str, Any]:

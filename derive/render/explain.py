@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..algebra import sstr
 from ..derivation import generic_terms
 from ..kinds import Ctx
 from ..model import Layer
@@ -48,7 +49,7 @@ def _copy_label(node: NodeResult, n: int, count: sp.Expr) -> str:
         return "copy 1"
     if len(node.copies) > 2:
         return f"copy {n + 1}"
-    return "copy 2" if count == 1 else f"copies 2-{sp.sstr(node.repeat)}"
+    return "copy 2" if count == 1 else f"copies 2-{sstr(node.repeat)}"
 
 
 def _node(result: Result, node: NodeResult, level: int) -> list[str]:
@@ -67,7 +68,7 @@ def _node(result: Result, node: NodeResult, level: int) -> list[str]:
     layer = node.node
     kind = layer.spec
     conv = result.convention
-    formula = sp.sstr(node.formula, order="none") if node.formula is not None else "0"
+    formula = sstr(node.formula, order="none") if node.formula is not None else "0"
     lines.append(f"{pad}{node.index}. {layer.dsl()}: {kind.summary.split(':')[0]}: {formula}")
     written = layer.options
     chosen = [
@@ -80,7 +81,7 @@ def _node(result: Result, node: NodeResult, level: int) -> list[str]:
     generic = generic_terms(node)
     for n, copies in enumerate(node.copies):
         via = f" = {copies.via}" if copies.via else ""
-        size = "" if layer.size is None else f"; size {sp.sstr(layer.size)}"
+        size = "" if layer.size is None else f"; size {sstr(layer.size)}"
         lines.append(f"{pad}   {_copy_label(node, n, copies.count)}: input {copies.input}{via}{size}")
         terms = kind.terms(Ctx(copies.input, layer.size, node.options))
         if not terms:
@@ -88,7 +89,7 @@ def _node(result: Result, node: NodeResult, level: int) -> list[str]:
             continue
         per = kind.directions
         rows = [
-            (t.name, sp.sstr(generic[t.name].value / per) if t.name in generic else "", number(t.value), t.why)
+            (t.name, sstr(generic[t.name].value / per) if t.name in generic else "", number(t.value), t.why)
             for t in terms
         ]
         widths = [max(len(r[c]) for r in rows) for c in range(3)]
@@ -112,4 +113,4 @@ def _node(result: Result, node: NodeResult, level: int) -> list[str]:
 def _option_text(value: object) -> str:
     if value is True:
         return "true"
-    return sp.sstr(value) if isinstance(value, sp.Expr) else str(value)
+    return sstr(value) if isinstance(value, sp.Expr) else str(value)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
+from ..algebra import sstr
 from ..derivation import generic_terms
 from ..model import Branch, Call, Group
 from .rows import json_value
@@ -32,7 +33,7 @@ def as_dict(result: Result) -> dict[str, Any]:
         "convention": result.convention.name,
         "total": json_value(result.total),
         "short": result.short,
-        "formula": sp.sstr(result.formula),
+        "formula": sstr(result.formula),
         "latex": sp.latex(result.formula),
         "symbols": [s.name for s in result.symbols],
         **categories(result.counts),
@@ -40,7 +41,7 @@ def as_dict(result: Result) -> dict[str, Any]:
     }
     if result.unbound is not None:
         data["where"] = {k: json_value(v) for k, v in result.source.where.items()}
-        data["formula"] = sp.sstr(result.unbound.formula)
+        data["formula"] = sstr(result.unbound.formula)
         data["latex"] = sp.latex(result.unbound.formula)
     if len(result.parts) > 1 or result.parts[0].label or result.parts[0].call is not None:
         data["parts"] = [part_dict(part) for part in result.parts]
@@ -72,26 +73,26 @@ def node_dict(node: NodeResult) -> dict[str, Any]:
         case Call() as call:
             data["kind"] = call.block.name
             data["block"] = True
-            data["size"] = None if call.size is None else sp.sstr(call.size)
-            data["options"] = {k: sp.sstr(v) for k, v in call.args.items()}
+            data["size"] = None if call.size is None else sstr(call.size)
+            data["options"] = {k: sstr(v) for k, v in call.args.items()}
         case _:
             kind = node.kind
             assert kind is not None
             assert node.formula is not None
             data["kind"] = kind.name
             size = node.node.size
-            data["size"] = None if size is None else sp.sstr(size)
+            data["size"] = None if size is None else sstr(size)
     data.update(
         {
             "in": str(node.input),
             "out": str(node.output),
-            "repeat": sp.sstr(node.repeat),
+            "repeat": sstr(node.repeat),
             "params": json_value(node.params),
             **categories(node.counts),
         }
     )
     if node.formula is not None:
-        data["formula"] = sp.sstr(node.formula, order="none")
+        data["formula"] = sstr(node.formula, order="none")
         data["latex"] = sp.latex(node.formula, order="none")
         data["options"] = {k: _option(v) for k, v in node.options.items() if v is not None}
     if node.node.label:
@@ -112,7 +113,7 @@ def node_dict(node: NodeResult) -> dict[str, Any]:
 
 
 def _option(value: object) -> object:
-    return sp.sstr(value) if isinstance(value, sp.Expr) else value
+    return sstr(value) if isinstance(value, sp.Expr) else value
 
 
 def explain_dict(result: Result) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def explain_dict(result: Result) -> dict[str, Any]:
                 copies_entry["terms"] = [
                     {
                         "name": t.name,
-                        "formula": sp.sstr(generic[t.name].value) if t.name in generic else None,
+                        "formula": sstr(generic[t.name].value) if t.name in generic else None,
                         "value": json_value(t.value),
                         "category": t.category,
                         "why": t.why,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..algebra import tidy
+from ..algebra import sstr, tidy
 from ..derivation import generic_terms
 from .rows import legend, node_label, rows
 
@@ -79,7 +79,7 @@ def _bindings(node: NodeResult, copies: Copies) -> str:
             value = node.options.get(name)
             values[node.placeholder(option.symbol)] = value if isinstance(value, sp.Expr) else None
     return r",\ ".join(
-        f"{k} = {sp.latex(v)}" for k, v in values.items() if k in used and v is not None and sp.sstr(v) != k
+        f"{k} = {sp.latex(v)}" for k, v in values.items() if k in used and v is not None and sstr(v) != k
     )
 
 
@@ -120,7 +120,7 @@ def latex(result: Result) -> str:
 
 def _copies_words(node: NodeResult, copies: Copies, label: str) -> str:
     if label.startswith("x"):
-        return "copy 2" if copies.count == 1 else f"copies 2--{sp.sstr(node.repeat)}"
+        return "copy 2" if copies.count == 1 else f"copies 2--{sstr(node.repeat)}"
     return label
 
 

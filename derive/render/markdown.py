@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..algebra import sstr
 from .rows import legend, number, rows
 from .text import categories
 
@@ -29,7 +30,7 @@ def markdown(result: Result) -> str:
             continue
         assert row.node is not None
         if row.what == "node":
-            formula = "" if row.node.formula in (None, 0) else f"`{sp.sstr(row.node.formula, order='none')}`"
+            formula = "" if row.node.formula in (None, 0) else f"`{sstr(row.node.formula, order='none')}`"
             lines.append(f"| {row.index} | {indent}{row.label} | {row.input} → {row.output} | {formula} | {value} |")
         else:
             label = row.label.replace("x", "×", 1) if row.label.startswith("x") else row.label
@@ -38,7 +39,7 @@ def markdown(result: Result) -> str:
         exact = f"{int(result.total):,}"
         total = f"**{exact}**" + ("" if result.short == exact else f" ({result.short})")
     else:
-        total = f"`{sp.sstr(result.formula)}`"
+        total = f"`{sstr(result.formula)}`"
     lines.append(f"| | **total** | | | {total} |")
     lines.append("")
     used = legend(result)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..algebra import tidy
+from ..algebra import sstr, tidy
 from ..model import Call, Layer
 from ..shapes import dsl_size
 
@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 
 def number(value: sp.Expr, tidied: Callable[[sp.Expr], sp.Expr] = tidy) -> str:
     """An exact count for people: ``21,178,402``, or the factored form while symbolic."""
-    return f"{int(value):,}" if value.is_Integer else sp.sstr(tidied(value))
+    return f"{int(value):,}" if value.is_Integer else sstr(tidied(value))
 
 
 @functools.lru_cache(maxsize=1024)
 def formula_text(formula: sp.Expr) -> str:
     """A layer's formula as text, in the order of its terms; the same few recur in a long chain."""
-    return "" if formula == 0 else sp.sstr(formula, order="none")
+    return "" if formula == 0 else sstr(formula, order="none")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -43,7 +43,7 @@ def _symbols_of(formula: sp.Expr) -> frozenset[str]:
 def json_value(value: sp.Expr) -> int | str:
     """A JSON integer when numeric, else the expression in SymPy syntax."""
     value = value if value.is_Integer else sp.expand(value)
-    return int(value) if value.is_Integer else sp.sstr(value)
+    return int(value) if value.is_Integer else sstr(value)
 
 
 def copies_label(node: NodeResult, n: int, copies: Copies) -> str:

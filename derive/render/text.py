@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import sympy as sp
-
 from ..algebra import limit_note, sstr
 from .rows import formula_text, legend, number, rows
 
@@ -78,8 +76,8 @@ def footer(result: Result) -> list[str]:
     if result.total.is_Integer:
         exact = f"{int(result.total):,}"
         if unbound is not None and not unbound.total.is_Integer:
-            lines.append(f"total: {sp.sstr(unbound.formula)}")
-            where = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in result.source.where.items())
+            lines.append(f"total: {sstr(unbound.formula)}")
+            where = ", ".join(f"{k} = {sstr(v)}" for k, v in result.source.where.items())
             lines.append(
                 f"     = {exact}" + ("" if result.short == exact else f" ({result.short})") + f" where {where}"
             )

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import derive
 from conftest import ROOT
 from derive import check, cli
 from derive.check import CaseFileError, Figure, StatedFigureError
@@ -757,7 +756,6 @@ EMBEDDING = 1000 * 64
 GUIDE = EMBEDDING + 4 * 128 * (64 + 128 + 1) + 128 * 10 + 10
 
 
-@pytest.mark.skipif(not hasattr(derive.Result, "trainable"), reason="derive does not count categories yet (SPEC §10)")
 def test_check_a_category(tmp_path: Path) -> None:
     spec = "in 1000 -> embed 64 -> lstm 128 -> dense 10"
     rows = [
@@ -794,13 +792,6 @@ def test_check_a_category(tmp_path: Path) -> None:
         "convention",
         "spec",
     ]
-
-
-@pytest.mark.skipif(hasattr(derive.Result, "trainable"), reason="derive counts categories (SPEC §10)")
-def test_a_category_derive_does_not_count_yet_fails_its_row(tmp_path: Path) -> None:
-    status, out, _ = run_check(write(tmp_path, "t.tsv", "in 3 -> lstm 2\tkeras\t48\t\t\ttrainable\n"))
-    assert status == 1
-    assert "  error: derive cannot count the category 'trainable': it counts only totals" in out
 
 
 # --- the project's own corpus --------------------------------------------------------------

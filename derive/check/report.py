@@ -112,16 +112,8 @@ def _outcome(case: Case, counted: Result | DeriveError) -> Outcome:
 
 
 def _category(result: Result, category: str) -> Any:
-    """The count of ``category`` in ``result``: its total, or the category's property."""
-    if category == "total":
-        return result.total
-    value = getattr(result, category, None)
-    if value is None:
-        raise DeriveError(
-            f"derive cannot count the category '{category}': it counts only totals",
-            hint="leave the category out, or write total",
-        )
-    return value
+    """The count of ``category`` in ``result`` (SPEC §10): a property of the result."""
+    return getattr(result, category)
 
 
 @dataclass(frozen=True, slots=True)

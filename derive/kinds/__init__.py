@@ -18,20 +18,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..algebra import add as add
 from ..errors import InvalidOptionError, ShapeError, Span, lookup
 from ..shapes import Shape
 
 #: The categories of SPEC §10. Buffers are reported but not in the total.
 CATEGORIES = ("trainable", "non_trainable", "buffers")
-
-
-def add(values: Iterable[sp.Expr]) -> sp.Expr:
-    """The sum of counts: in exact Python integers when every value is a number, so that the
-    numeric path never enters SymPy's Add machinery (or its lazy imports); a SymPy Add otherwise."""
-    values = list(values)
-    if all(value.is_Integer for value in values):
-        return sp.Integer(sum(int(value) for value in values))
-    return sp.Add(*values)
 
 
 @dataclass(frozen=True)

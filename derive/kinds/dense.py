@@ -7,7 +7,7 @@ output_dim); torch.nn.Embedding: weight (num_embeddings, embedding_dim).
 
 from __future__ import annotations
 
-from . import Ctx, Kind, Option, Term, invalid, last
+from .base import Ctx, Kind, Option, Term, invalid, last
 
 _TIED = Option(
     "label",

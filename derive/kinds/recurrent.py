@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..shapes import Shape
-from . import Ctx, Kind, Option, Term, Terms, needs_rank
+from .base import Ctx, Kind, Option, Term, Terms, needs_rank
 
 BIAS_VECTORS = {"none": 0, "single": 1, "double": 2}
 

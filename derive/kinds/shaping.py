@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..shapes import Shape
-from . import Ctx, Kind, Option, Output, needs_rank, nothing, same
+from .base import Ctx, Kind, Option, Output, needs_rank, nothing, same
 
 _IMAGE = "pools take a shaped input with channels last: in T x C, in H x W x C, in D x H x W x C"
 

@@ -10,10 +10,10 @@ from ..algebra import short, sstr, tidy
 from .latex import tex_number
 
 if TYPE_CHECKING:
-    from ..budget import Leading, Solution
+    from .types import Led, Solved
 
 
-def solution_text(solution: Solution) -> str:
+def solution_text(solution: Solved) -> str:
     """The width that fits the budget, the one after it, both counts, and the exact root."""
     result, x = solution.result, solution.symbol
     root = sstr(solution.approx(12))
@@ -33,7 +33,7 @@ def solution_text(solution: Solution) -> str:
     )
 
 
-def solution_dict(solution: Solution) -> dict[str, Any]:
+def solution_dict(solution: Solved) -> dict[str, Any]:
     """``{"symbol", "value", "total", "next": {"value", "total"}, "root", ...}`` for --json."""
     return {
         "spec": solution.result.spec,
@@ -49,7 +49,7 @@ def solution_dict(solution: Solution) -> dict[str, Any]:
     }
 
 
-def solution_latex(solution: Solution) -> str:
+def solution_latex(solution: Solved) -> str:
     """The equation solved and its answer, as an amsmath ``align*`` block."""
     x = sp.Symbol(solution.symbol)
     return "\n".join(
@@ -67,7 +67,7 @@ def solution_latex(solution: Solution) -> str:
     )
 
 
-def leading_text(lead: Leading) -> str:
+def leading_text(lead: Led) -> str:
     """The leading-order term, the rest, and how large the rest is where symbols are bound."""
     result = lead.result
     lines = [
@@ -86,7 +86,7 @@ def leading_text(lead: Leading) -> str:
     return "\n".join(lines)
 
 
-def leading_dict(lead: Leading) -> dict[str, Any]:
+def leading_dict(lead: Led) -> dict[str, Any]:
     """The JSON form of :func:`leading_text`."""
     share = lead.share
     return {
@@ -102,7 +102,7 @@ def leading_dict(lead: Leading) -> dict[str, Any]:
     }
 
 
-def leading_latex(lead: Leading) -> str:
+def leading_latex(lead: Led) -> str:
     """``N \\sim 8 L d^{2}`` as the symbol grows, as an amsmath ``align*`` block."""
     x = sp.latex(sp.Symbol(lead.symbol))
     return "\n".join(

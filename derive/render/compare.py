@@ -10,10 +10,10 @@ from ..algebra import sstr, tidy
 from .rows import json_value, number
 
 if TYPE_CHECKING:
-    from ..compare import Comparison
+    from .types import Compared
 
 
-def compare_text(comparison: Comparison) -> str:
+def compare_text(comparison: Compared) -> str:
     """The totals side by side, then each layer's differences from the first convention."""
     base = comparison.base
     lines = [comparison.spec.strip(), ""]
@@ -48,7 +48,7 @@ def _signed(value: sp.Expr) -> str:
     return ("" if value.could_extract_minus_sign() else "+") + sstr(tidy(value))
 
 
-def compare_dict(comparison: Comparison) -> dict[str, Any]:
+def compare_dict(comparison: Compared) -> dict[str, Any]:
     """``{"compare": {convention: total}, "layers": [...]}`` for ``--compare --json``."""
     return {
         "spec": comparison.spec,

@@ -16,11 +16,11 @@ from .rows import node_label, number
 from .text import heading
 
 if TYPE_CHECKING:
-    from ..api import Result
     from ..derivation import NodeResult
+    from .types import Counted
 
 
-def explain(result: Result) -> str:
+def explain(result: Counted) -> str:
     """The whole explanation, part by part and node by node."""
     conv = result.convention
     lines = heading(result)
@@ -52,7 +52,7 @@ def _copy_label(node: NodeResult, n: int, count: sp.Expr) -> str:
     return "copy 2" if count == 1 else f"copies 2-{sstr(node.repeat)}"
 
 
-def _node(result: Result, node: NodeResult, level: int) -> list[str]:
+def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
     pad = "   " * level
     lines = [""]
     if not isinstance(node.node, Layer):

@@ -12,8 +12,8 @@ from ..model import Branch, Call, Group
 from .rows import json_value
 
 if TYPE_CHECKING:
-    from ..api import Result
     from ..derivation import Counts, NodeResult, PartResult
+    from .types import Counted
 
 
 def categories(counts: Counts) -> dict[str, int | str]:
@@ -26,7 +26,7 @@ def categories(counts: Counts) -> dict[str, int | str]:
     }
 
 
-def as_dict(result: Result) -> dict[str, Any]:
+def as_dict(result: Counted) -> dict[str, Any]:
     """The whole result: integers when numeric, SymPy syntax while symbolic."""
     data: dict[str, Any] = {
         "spec": result.spec,
@@ -116,7 +116,7 @@ def _option(value: object) -> object:
     return sstr(value) if isinstance(value, sp.Expr) else value
 
 
-def explain_dict(result: Result) -> dict[str, Any]:
+def explain_dict(result: Counted) -> dict[str, Any]:
     """The JSON form of ``--explain``: the result, with each layer copy's terms."""
     data = as_dict(result)
 

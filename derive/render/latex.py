@@ -17,8 +17,8 @@ from ..derivation import generic_terms
 from .rows import legend, node_label, rows
 
 if TYPE_CHECKING:
-    from ..api import Result
     from ..derivation import Copies, NodeResult
+    from .types import Counted
 
 _TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
 
@@ -43,7 +43,7 @@ def tex_number(value: sp.Expr) -> str:
     return sp.latex(tidy(value))
 
 
-def document(result: Result, title: str, *body: str) -> str:
+def document(result: Counted, title: str, *body: str) -> str:
     """A complete LaTeX document (article, amsmath, booktabs): ``title``, the spec and its
     convention, then the lines of ``body``. Every standalone output is made here."""
     conv = result.convention
@@ -83,7 +83,7 @@ def _bindings(node: NodeResult, copies: Copies) -> str:
     )
 
 
-def latex(result: Result) -> str:
+def latex(result: Counted) -> str:
     """An amsmath ``align*`` block: each layer's formula, its values, its count; then the total."""
     lines = [r"\begin{align*}"]
     for row in rows(result):
@@ -124,7 +124,7 @@ def _copies_words(node: NodeResult, copies: Copies, label: str) -> str:
     return label
 
 
-def _total(result: Result) -> str:
+def _total(result: Counted) -> str:
     unbound = result.unbound
     if result.total.is_Integer and not (unbound is not None and not unbound.total.is_Integer):
         return rf"  \text{{total}} &= {tex_number(result.total)}"
@@ -138,7 +138,7 @@ def _total(result: Result) -> str:
     return total
 
 
-def standalone(result: Result) -> str:
+def standalone(result: Counted) -> str:
     """A complete LaTeX document (article, amsmath, booktabs): the derivation and a table."""
     table_rows = []
     for row in rows(result):

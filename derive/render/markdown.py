@@ -11,10 +11,10 @@ from .rows import legend, number, rows
 from .text import categories
 
 if TYPE_CHECKING:
-    from ..api import Result
+    from .types import Counted
 
 
-def markdown(result: Result) -> str:
+def markdown(result: Counted) -> str:
     """The table and the total as GitHub Markdown."""
     lines = [
         f"**`{result.spec.strip()}`** — convention `{result.convention.name}` ({result.convention.title})",

@@ -20,8 +20,8 @@ from ..model import Call, Layer
 from ..shapes import dsl_size
 
 if TYPE_CHECKING:
-    from ..api import Result
     from ..derivation import Copies, NodeResult, PartResult
+    from .types import Counted
 
 
 def number(value: sp.Expr, tidied: Callable[[sp.Expr], sp.Expr] = tidy) -> str:
@@ -88,7 +88,7 @@ def opened(node: NodeResult, depth: int, calls: int) -> bool:
     return True
 
 
-def rows(result: Result, depth: int = 0) -> Iterator[Row]:
+def rows(result: Counted, depth: int = 0) -> Iterator[Row]:
     """Every row of ``result``'s table, in order."""
     several = len(result.parts) > 1
     for part in result.parts:
@@ -121,7 +121,7 @@ def _node_rows(node: NodeResult, level: int, depth: int, calls: int) -> Iterator
         )
 
 
-def legend(result: Result) -> dict[str, str]:
+def legend(result: Counted) -> dict[str, str]:
     """The formula symbols the table's layers use, and what each stands for."""
     found = {"i": "input width", "h": "size"}
     used: set[str] = set()

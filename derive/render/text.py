@@ -8,16 +8,16 @@ from ..algebra import limit_note, sstr
 from .rows import formula_text, legend, number, rows
 
 if TYPE_CHECKING:
-    from ..api import Result
+    from .types import Counted
 
 
-def heading(result: Result) -> list[str]:
+def heading(result: Counted) -> list[str]:
     """The spec and the convention, as every text output starts."""
     conv = result.convention
     return [result.spec.strip(), f"convention: {conv.name} ({conv.title})"]
 
 
-def text(result: Result, depth: int | None = None) -> str:
+def text(result: Counted, depth: int | None = None) -> str:
     """The table, the legend, the categories, the closed form and the total."""
     table = [("#", "layer", "in -> out", "formula", "params")]
     for row in rows(result, depth or 0):
@@ -53,7 +53,7 @@ def text(result: Result, depth: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def categories(result: Result) -> str | None:
+def categories(result: Counted) -> str | None:
     """``trainable: ... · non-trainable: ...`` where anything is not plainly trainable."""
     c = result.counts
     if c.non_trainable == 0 and c.buffers == 0 and c.embedding == 0:
@@ -66,7 +66,7 @@ def categories(result: Result) -> str | None:
     return "params: " + ", ".join(words)
 
 
-def footer(result: Result) -> list[str]:
+def footer(result: Counted) -> list[str]:
     """The categories and the total, exact and short, or its closed form while symbolic."""
     lines = []
     shown = categories(result)

@@ -429,13 +429,6 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     args.set = list(bound.items())
 
 
-def run() -> None:
-    """Run ``derive`` as a command: the same as :func:`derive.__main__.run`."""
-    from .__main__ import run as command
-
-    command()
-
-
 # --- derive check FILE ------------------------------------------------------------------------
 
 CHECK_EPILOG = """\

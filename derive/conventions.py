@@ -81,7 +81,16 @@ CONVENTIONS: dict[str, Convention] = {
             name="plain",
             title="textbook weights only: g·h(i + h), no biases",
             source="the weight-matrix count 4h(i + h) of the LSTM equations",
-            defaults={"dense": _NONE, "rnn": _NONE, "gru": _NONE, "lstm": _NONE},
+            defaults={
+                "dense": _NONE,
+                "rnn": _NONE,
+                "gru": _NONE,
+                "lstm": _NONE,
+                # SPEC §9: plain drops every bias vector; norms keep their gains.
+                "attn": _NONE,
+                "mlp": _NONE,
+                "layernorm": _NONE,
+            },
             aliases=("textbook",),
         ),
         Convention(

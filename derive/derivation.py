@@ -354,9 +354,12 @@ class _State:
 class _Deriver:
     """Walks a program once, under one convention."""
 
-    def __init__(self, convention: Convention, taken: set[str] | None = None) -> None:
+    def __init__(self, convention: Convention, taken: set[str] | None = None, peft: bool = False) -> None:
         self.state = _State(convention)
         self.renames = placeholders(taken or set())
+        #: Set once the program has a LoRA adapter: every other parameter is then frozen.
+        self.peft = peft
+        self.adapters = False
 
     # -- parts --
 
@@ -514,12 +517,21 @@ class _Deriver:
         try:
             out = kind.shape(ctx)
             terms = kind.count(ctx)
-        except ShapeError as error:
-            raise _at(error, layer.spans.get("node", layer.spans.get("kind"))) from None
+        except (ShapeError, InvalidOptionError) as error:
+            at = layer.spans.get(getattr(error, "option", ""))
+            raise _at(error, at or layer.spans.get("node", layer.spans.get("kind"))) from None
         tied = options.get("tied")
         if tied:
             self.check_tie(layer, shape, tied)
-        counts = Counts.of(terms)
+        if any(t.adapter and t.value != 0 for t in terms):
+            self.adapters = True
+        if self.peft:
+            # PEFT's get_peft_model freezes the base model: only the adapters train.
+            counts = (
+                Counts.of([t for t in terms if t.adapter]) + Counts.of([t for t in terms if not t.adapter]).frozen()
+            )
+        else:
+            counts = Counts.of(terms)
         if frozen:
             counts = counts.frozen()
         return Copies(ONE, shape, out, counts, counts, (), terms)
@@ -727,8 +739,17 @@ def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> De
 
 
 def derive_program(program: Program, convention: Convention) -> tuple[PartResult, ...]:
-    """Count every part of ``program`` under ``convention``."""
-    return _Deriver(convention, {s.name for s in program.symbols}).parts(program)
+    """Count every part of ``program`` under ``convention``.
+
+    A program with a LoRA adapter is counted a second time with the base frozen (SPEC §10):
+    which parameters train depends on whether any layer, anywhere, has an adapter.
+    """
+    taken = {s.name for s in program.symbols}
+    deriver = _Deriver(convention, taken)
+    parts = deriver.parts(program)
+    if deriver.adapters:
+        parts = _Deriver(convention, taken, peft=True).parts(program)
+    return parts
 
 
 def placeholders(taken: set[str]) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, common_factor, expanded, short, tidy
+from .algebra import closed_form, common_factor, expanded, merged, short, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
@@ -273,7 +273,7 @@ def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: 
     terms = kind.terms(Ctx(Shape((width,)), size if kind.sized else None, dict(options)))
     weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
     parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
-    parts = [part for part in parts if part != 0] or [sp.Integer(0)]
+    parts = merged([part for part in parts if part != 0]) if len(parts) > 1 else parts
     one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
     return sp.Mul(kind.directions, one, evaluate=False) if kind.directions > 1 else one
 

@@ -917,7 +917,11 @@ class _Resolver:
             key = _option_name(option)
             if key in args:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
-            args[key] = None if option.value is None else self.size(option.value, f"option {key}")
+            value = option.value
+            if value is not None and value.value == shapes.NONE:
+                args[key] = shapes.NONE  # passed on to a layer option that takes the word
+            else:
+                args[key] = None if value is None else self.size(value, f"option {key}")
             spans[key] = option.span
         return args, spans
 

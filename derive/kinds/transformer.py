@@ -198,7 +198,7 @@ _BIAS_ALL = ("all", "none")
 KINDS = (
     Kind(
         name="attn",
-        summary="multi-head attention: i·H·k + 2·j·G·k (k = d/H) + H·v·d + biases",
+        summary="multi-head attention: i·H·k + j·G·(k + v) + H·v·d + biases, k = v = d/H",
         terms=_attn,
         output=last,
         options={

@@ -138,3 +138,14 @@ def test_sutskever_is_counted_from_the_corpus_and_the_prelude() -> None:
     # keras: one bias vector per gate (4h) per layer, and the softmax's bias; pytorch: two per gate
     assert run_cli("sutskever2014", "--convention", "keras", "--json").json["total"] == weights + 8 * 4000 + 80_000
     assert run_cli("sutskever2014", "--convention", "pytorch", "--json").json["total"] == weights + 8 * 8000 + 80_000
+
+
+def test_check_flags_the_networks_whose_printed_figure_is_inconsistent() -> None:
+    # GPT-2's 117M is not 124,439,808 at any rounding; BERT-base's 110M is 109,482,240 rounded
+    # to two figures, not to the 1M it is printed with. The other counted rows hold.
+    run = run_cli("check", str(NETWORKS), "--json")
+    counted = {case["line"]: case for case in run.json["cases"] if case["status"] != "error"}
+    flagged = {line for line, case in counted.items() if case["status"] == "disagrees"}
+    specs = {line: case["spec"] for line, case in counted.items()}
+    assert {specs[line].split(" -> ")[1] for line in flagged} == {"embed 768 as tok", "embed 768"}
+    assert all(case["derive"] == case["exact"] for case in counted.values())

@@ -259,3 +259,43 @@ def test_none_is_not_a_size() -> None:
     with pytest.raises(DeriveError) as caught:
         derive.count("net n (w=none) = in 4 -> dense w ; n")
     assert "not none" in str(caught.value)
+
+
+# -- --leading, --solve and derive check on the famous models ----------------------------------
+
+
+def test_leading_shows_the_non_embedding_count_beside_kaplans_term() -> None:
+    run = run_cli("gpt2 (d=d, L=L)", "--leading", "d", "--json")
+    assert run.status == 0, run.err
+    data = run.json
+    assert data["leading"] == "12*L*d**2"
+    Ls, ds = sp.Symbol("L"), sp.Symbol("d")
+    got = sp.sympify(data["non_embedding"], locals={"L": Ls, "d": ds})  # derive's own output, not user text
+    assert sp.expand(got - (12 * Ls * ds**2 + 13 * Ls * ds + 2 * ds)) == 0
+    assert data["non_embedding_leading"] == "12*L*d**2"
+    text = run_cli("gpt2 (d=d, L=L)", "--leading", "d", "--set", "d=768", "--set", "L=12").out
+    exact, kaplan = 12 * 12 * 768**2 + 13 * 12 * 768 + 2 * 768, 12 * 12 * 768**2
+    assert f"{exact:,} exactly, {kaplan:,} by the leading term" in text
+
+
+def test_solve_the_width_of_a_gpt2_for_a_budget() -> None:
+    run = run_cli("gpt2 (d=d, L=24)", "--solve", "d", "--budget", "1.3B", "--json")
+    assert run.status == 0, run.err
+    count = lambda w: gpt2_count(50257, 1024, w, 24)  # noqa: E731
+    value = run.json["value"]
+    assert count(value) <= 1_300_000_000
+    assert value % 12 == 0
+    assert count(value + 12) > 1_300_000_000
+
+
+def test_check_flags_the_published_inconsistencies() -> None:
+    # docs/examples/models.tsv: the stated figures that no rounding at their printed precision
+    # gives (GPT-2's 117M, BERT's 110M and 340M, ...) disagree; the others hold.
+    run = run_cli("check", "docs/examples/models.tsv", "--json")
+    assert run.status == 1
+    status = {case["spec"]: case["status"] for case in run.json["cases"]}
+    holds = {"gpt", "roberta_base", "llama_7b", "llama_13b", "llama_33b"}
+    assert {spec for spec, s in status.items() if s == "holds"} == holds
+    assert status["gpt2"] == status["bert_large"] == status["llama_65b"] == "disagrees"
+    # and the arithmetic that explains GPT-2's 117M: GPT-1's vocabulary and context
+    assert total("gpt2 (V=40478, ctx=512)") == gpt2_count(40478, 512, 768, 12) == 116_536_320

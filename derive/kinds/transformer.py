@@ -36,12 +36,18 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from ..algebra import sstr
 from ..errors import Span
 from ..shapes import Shape
 from .base import LORA, Ctx, Kind, Option, Term, Terms, invalid, last, lora, option_error, same
 
 #: The matrices of attention a LoRA adapter may adapt, in the order written.
 _ADAPTABLE = "qkvo"
+
+
+def _x(rows: sp.Expr, cols: sp.Expr) -> str:
+    """A matrix's shape as shown: ``768 × 2304``."""
+    return f"{sstr(rows)} × {sstr(cols)}"
 
 
 def _size(ctx: Ctx, name: str) -> sp.Expr | None:
@@ -106,10 +112,10 @@ def _attn(ctx: Ctx) -> tuple[Term, ...]:
     d, i = ctx.h, ctx.i
     heads, kv, k, v, j = _heads(ctx)
     found = [
-        Term("query weights", i * heads * k, "W_q, an i × H·k matrix (H query heads of width k)"),
-        Term("key weights", j * kv * k, "W_k, a j × G·k matrix (G key/value heads; j = i unless kv_in)"),
-        Term("value weights", j * kv * v, "W_v, a j × G·v matrix (v = k unless value_dim)"),
-        Term("output weights", heads * v * d, "W_o, an H·v × d matrix back to the width"),
+        Term("query weights", i * heads * k, f"W_q, {_x(i, heads * k)}: {sstr(heads)} query heads of width {sstr(k)}"),
+        Term("key weights", j * kv * k, f"W_k, {_x(j, kv * k)}: {sstr(kv)} key/value heads"),
+        Term("value weights", j * kv * v, f"W_v, {_x(j, kv * v)}: {sstr(kv)} value heads of width {sstr(v)}"),
+        Term("output weights", heads * v * d, f"W_o, {_x(heads * v, d)}: the heads back to the width"),
     ]
     bias = ctx["bias"]
     if bias == "all":
@@ -141,16 +147,16 @@ def _mlp(ctx: Ctx) -> tuple[Term, ...]:
     o = i if o is None else o
     if ctx["gated"]:
         found = [
-            Term("gate weights", i * f, "W_gate, an i × f matrix (its activation gates the up projection)"),
-            Term("up weights", i * f, "W_up, an i × f matrix"),
-            Term("down weights", f * o, "W_down, an f × o matrix"),
+            Term("gate weights", i * f, f"W_gate, {_x(i, f)} (its activation gates the up projection)"),
+            Term("up weights", i * f, f"W_up, {_x(i, f)}"),
+            Term("down weights", f * o, f"W_down, {_x(f, o)}"),
         ]
         biases = 2 * f + o
         why = "b_gate (f), b_up (f) and b_down (o)"
     else:
         found = [
-            Term("up weights", i * f, "W_up, an i × f matrix"),
-            Term("down weights", f * o, "W_down, an f × o matrix"),
+            Term("up weights", i * f, f"W_up, {_x(i, f)}"),
+            Term("down weights", f * o, f"W_down, {_x(f, o)}"),
         ]
         biases = f + o
         why = "b_up (f) and b_down (o)"

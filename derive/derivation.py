@@ -383,11 +383,10 @@ class _Deriver:
             label = (
                 call.label if len(call.net.parts) == 1 else _join(call.label, getattr(body, "label", None) or str(n))
             )
-            if isinstance(body, NetCall):
-                for inner in self.net_call(replace(body, label=label), before + len(out)):
-                    out.append(inner)
-                continue
             try:
+                if isinstance(body, NetCall):  # a net whose body calls another (gpt2_xl = gpt2 (...))
+                    out.extend(self.net_call(replace(body, label=label), before + len(out)))
+                    continue
                 result = self.part(
                     body, before + len(out) + 1, label or (body.label if len(call.net.parts) > 1 else None)
                 )

@@ -299,3 +299,15 @@ def test_check_flags_the_published_inconsistencies() -> None:
     assert status["gpt2"] == status["bert_large"] == status["llama_65b"] == "disagrees"
     # and the arithmetic that explains GPT-2's 117M: GPT-1's vocabulary and context
     assert total("gpt2 (V=40478, ctx=512)") == gpt2_count(40478, 512, 768, 12) == 116_536_320
+
+
+def test_an_error_in_a_net_that_calls_a_net_shows_each_definition() -> None:
+    # llama2_70b's body calls llama: the error points at the user's call, then at the
+    # attention layer in llama's body, then at the call of llama in llama2_70b's body.
+    run = run_cli("llama2_70b (kv_heads=7)")
+    assert run.status == 2
+    lines = run.err.splitlines()
+    assert lines[0] == "error: kv_heads=7 does not divide heads=64"
+    assert lines[3] == "1 | llama2_70b (kv_heads=7)"
+    notes = [line for line in lines if line.startswith("  = in the body of net")]
+    assert notes == ["  = in the body of net llama, here:", "  = in the body of net llama2_70b, here:"]

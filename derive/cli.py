@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from . import __version__
-from .api import count
+from .api import Result, count
 from .compare import compare
 from .conventions import CONVENTIONS
 from .errors import DeriveError, Span, SpecSyntaxError, span_at
@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--depth", metavar="N", type=_depth, default=0, help="show the insides of blocks N levels deep (default 0)"
     )
+    compute = parser.add_argument_group("compute and memory (T: sequence length, B: batch; bind with --set)")
+    counted = compute.add_mutually_exclusive_group()
+    counted.add_argument("--flops", action="store_true", help="forward FLOPs per example, per layer and in total")
+    counted.add_argument("--macs", action="store_true", help="forward multiply-accumulates (half the FLOPs)")
+    compute.add_argument("--train", action="store_true", help="with --flops/--macs: training, ≈ 3 × forward")
+    compute.add_argument("--memory", action="store_true", help="bytes of weights, gradients, optimizer, KV cache")
+    compute.add_argument("--dtype", metavar="TYPE", default="fp32", help="with --memory: fp32, bf16, fp16, int8, int4")
+    compute.add_argument(
+        "--optimizer", metavar="NAME", default="none", help="with --memory: adam, sgd or none (inference)"
+    )
     parser.add_argument("--prelude", metavar="FILE", help="a file of block and net definitions to use as well")
     parser.add_argument("--list", action="store_true", help="list the blocks and nets that programs can call")
     parser.add_argument("--show", metavar="NAME", help="print the definition of a block or net")
@@ -180,6 +190,9 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     result = result.subs(**sizes) if sizes else result
     if args.explain:
         return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
+    unit = "flops" if args.flops else "macs" if args.macs else None
+    if unit or args.memory:
+        return _compute(result, args, unit)
     if args.json:
         return json.dumps(result.as_dict(), ensure_ascii=False)
     if args.latex:
@@ -187,6 +200,21 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     if args.markdown:
         return result.markdown()
     return result.text(args.depth)
+
+
+def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
+    """The count with its FLOPs or MACs (a column and the total) and its memory."""
+    from .render import compute as shown
+
+    memory = result.memory(args.dtype, args.optimizer) if args.memory else None
+    if args.json:
+        return json.dumps({**result.as_dict(), **shown.compute_dict(result, unit, args.train, memory)})
+    lines = [result.text(args.depth, unit)]
+    if unit:
+        lines.extend(shown.lines(result, unit, args.train))
+    if memory is not None:
+        lines.extend(["", *shown.memory_lines(memory)])
+    return "\n".join(lines)
 
 
 def _definitions(args: argparse.Namespace) -> str:
@@ -413,6 +441,14 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--explain and --compare print text or --json")
     if args.solve and not (args.budget or args.match):
         parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
+    if args.train and not (args.flops or args.macs):
+        parser.error("--train goes with --flops or --macs")
+    if (args.dtype != "fp32" or args.optimizer != "none") and not args.memory:
+        parser.error("--dtype and --optimizer go with --memory")
+    if (args.flops or args.macs or args.memory) and (args.latex or args.markdown or args.explain):
+        parser.error("--flops, --macs and --memory print text or --json")
+    if (args.flops or args.macs or args.memory) and (args.budget or args.match or args.leading or args.compare):
+        parser.error("--flops, --macs and --memory go with a count, not --budget, --match, --leading or --compare")
     if (args.budget or args.match or args.leading) and args.markdown:
         parser.error("--budget, --match and --leading print text, --json or --latex")
     if args.convention is not None and not args.convention.strip():  # not the default: a name left out

@@ -27,6 +27,7 @@ import sympy as sp
 
 from .api import Result, count, size_value
 from .compare import compare
+from .compute import COMPUTE_SYMBOLS
 from .conventions import CONVENTION_NAMES, CONVENTIONS, convention
 from .errors import DeriveError, UnknownNameError, did_you_mean
 from .kinds import KIND_NAMES, KINDS, SHORTHANDS
@@ -282,6 +283,36 @@ class Session:
     def _json(self, rest: str) -> str:
         return self._dumps(self._count(self._last()).as_dict())
 
+    def _compute_sizes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.bindings.items() if k in COMPUTE_SYMBOLS}
+
+    def _flops(self, rest: str) -> str:
+        from .render import compute as shown
+
+        words = rest.lower().split()
+        wrong = [w for w in words if w not in ("macs", "train")]
+        if wrong:
+            raise CommandError(
+                f":flops takes 'macs' and 'train', not '{_shown(wrong[0])}'", hint="write :flops [macs] [train]"
+            )
+        unit = "macs" if "macs" in words else "flops"
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        if self.json:
+            return self._dumps(shown.compute_dict(result, unit, "train" in words, None))
+        return "\n".join([result.text(self.depth, unit), *shown.lines(result, unit, "train" in words)])
+
+    def _memory(self, rest: str) -> str:
+        from .render import compute as shown
+
+        words = rest.split()
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        memory = result.memory(*words)
+        if self.json:
+            return self._dumps(shown.compute_dict(result, None, False, memory))
+        return "\n".join(shown.memory_lines(memory))
+
     def _markdown(self, rest: str) -> str:
         markdown = self._count(self._last()).markdown()
         return self._dumps({"markdown": markdown}) if self.json else markdown
@@ -410,6 +441,21 @@ _COMMANDS = (
     ),
     Command(":json", "the last spec as one line of JSON", Session._json),
     Command(
+        ":flops [macs] [train]",
+        "the last spec's forward FLOPs per layer and in total (T, B: bind with :set)",
+        Session._flops,
+        words=(0, 2),
+        example=":flops train",
+    ),
+    Command(
+        ":memory [DTYPE] [OPTIMIZER]",
+        "the last spec's bytes: weights, gradients, optimizer states, KV cache",
+        Session._memory,
+        words=(0, 2),
+        takes="a data type and an optimizer",
+        example=":memory bf16 adam",
+    ),
+    Command(
         ":depth [N]",
         "show the insides of blocks N levels deep in tables (0: one row a block)",
         Session._depth,
@@ -487,6 +533,12 @@ _INSTEAD = {
     "match": ":match SPEC after a spec",
     "leading": ":leading SYMBOL after a spec",
     "solve": ":solve SYMBOL BUDGET after a spec",
+    "flops": ":flops after a spec",
+    "macs": ":flops macs after a spec",
+    "train": ":flops train after a spec",
+    "memory": ":memory [DTYPE] [OPTIMIZER] after a spec",
+    "dtype": ":memory DTYPE after a spec",
+    "optimizer": ":memory DTYPE OPTIMIZER after a spec",
 }
 
 

@@ -90,17 +90,22 @@ def _relbias_tables(model: Any) -> int:
 
 def agree(spec: str, model: str, config: str, *, model_options: dict[str, Any] | None = None, **values: Any) -> None:
     """derive counts ``spec`` as Hugging Face builds ``model(config(**values))``: the total
-    under every convention, all of it trainable (as ``requires_grad`` says), and the
-    non-embedding count beside ``num_parameters(exclude_embeddings=True)``, which leaves out
-    every ``nn.Embedding``. derive keeps T5's relative-position tables in the non-embedding
-    count (SPEC §13: they are not token, position or segment tables), so they are added back
-    from the model's own modules."""
+    under every convention, all of it trainable (as ``requires_grad`` says), no buffers (the
+    state_dict holds nothing but parameters: position ids and rotary frequencies are buffers
+    that are not saved), and the non-embedding count beside
+    ``num_parameters(exclude_embeddings=True)``, which leaves out every ``nn.Embedding``.
+    derive keeps T5's relative-position tables in the non-embedding count (SPEC §13: they are
+    not token, position or segment tables), so they are added back from the model's own
+    modules."""
     built = hf_model(model, config, model_options=model_options, **values)
     expected = parameter_count(built)
     for convention in CONVENTIONS:
         assert total(spec, convention) == expected, (spec, convention, model, values)
     counts = derive.count(spec, "pytorch").as_dict()
     assert counts["trainable"] == sum(p.numel() for p in built.parameters() if p.requires_grad)
+    names = {name for name, _ in built.named_parameters(remove_duplicate=False)}
+    saved = sum(t.numel() for name, t in built.state_dict().items() if name not in names)
+    assert counts["buffers"] == saved
     non_embedding = built.num_parameters(exclude_embeddings=True) + _relbias_tables(built)
     assert counts["non_embedding"] == non_embedding, (spec, model, values)
 
@@ -363,22 +368,24 @@ def test_roberta_config_defaults_are_not_roberta_base(transformers_module: Modul
 # that use them.
 
 
-def gpt2_text(values: Mapping[str, int], ff: int, lora: tuple[int, str] | None = None) -> str:
-    """GPT-2 written out (Hugging Face GPT2LMHeadModel), with an MLP of width ff."""
+def gpt2_text(values: Mapping[str, int], ff: int, tied: bool = True, lora: tuple[int, str] | None = None) -> str:
+    """GPT-2 written out (Hugging Face GPT2LMHeadModel), with an MLP of width ff and the LM
+    head tied to the token table or not."""
     d, adapter = values["d"], "" if lora is None else f", lora={lora[0]}, lora_on={lora[1]}"
     attn = f"attn {d} (heads={values['heads']}, bias=all{adapter})"
     return (
         f"in {values['V']} -> embed {d} as tok -> pos {values['ctx']}"
         f" -> [ residual [layernorm (bias=all) -> {attn}] -> residual [layernorm (bias=all) -> mlp {ff} (bias=all)] ]"
-        f" x {values['L']} -> layernorm (bias=all) -> dense {values['V']} (bias=none, tied=tok)"
+        f" x {values['L']} -> layernorm (bias=all) -> dense {values['V']} (bias=none{', tied=tok' if tied else ''})"
     )
 
 
 @ORACLE
-@given(values=gpt_sizes(), ff=st.integers(1, 48))
-def test_gpt2_config_inner_width(transformers_module: ModuleType, values: dict[str, int], ff: int) -> None:
-    """GPT2Config(n_inner=ff): the MLP's width is not 4·d."""
-    agree(gpt2_text(values, ff), "GPT2LMHeadModel", "GPT2Config", **gpt_config(values), n_inner=ff)
+@given(values=gpt_sizes(), ff=st.integers(1, 48), tied=st.booleans())
+def test_gpt2_config_options(transformers_module: ModuleType, values: dict[str, int], ff: int, tied: bool) -> None:
+    """GPT2Config(n_inner=ff, tie_word_embeddings): an MLP not 4·d wide, a head of its own."""
+    config = gpt_config(values) | {"n_inner": ff, "tie_word_embeddings": tied}
+    agree(gpt2_text(values, ff, tied), "GPT2LMHeadModel", "GPT2Config", **config)
 
 
 def bert_text(values: Mapping[str, int], pooler: bool = True, lora: int | None = None) -> str:

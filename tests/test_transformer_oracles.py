@@ -368,45 +368,67 @@ def test_roberta_config_defaults_are_not_roberta_base(transformers_module: Modul
 # that use them.
 
 
-def gpt2_text(values: Mapping[str, int], ff: int, tied: bool = True, lora: tuple[int, str] | None = None) -> str:
-    """GPT-2 written out (Hugging Face GPT2LMHeadModel), with an MLP of width ff and the LM
-    head tied to the token table or not."""
-    d, adapter = values["d"], "" if lora is None else f", lora={lora[0]}, lora_on={lora[1]}"
-    attn = f"attn {d} (heads={values['heads']}, bias=all{adapter})"
+def gpt2_text(
+    values: Mapping[str, int], ff: int, tied: bool = True, cross: bool = False, lora: tuple[int, str] | None = None
+) -> str:
+    """GPT-2 written out (Hugging Face GPT2LMHeadModel), with an MLP of width ff, the LM head
+    tied to the token table or not, and with ``cross`` a cross-attention block in each layer
+    (ln_cross_attn, then q_attn and c_attn's k and v from the encoder's d-wide states)."""
+    d, heads, adapter = values["d"], values["heads"], "" if lora is None else f", lora={lora[0]}, lora_on={lora[1]}"
+    attn = f"attn {d} (heads={heads}, bias=all{adapter})"
+    block = f"residual [layernorm (bias=all) -> {attn}]"
+    if cross:
+        block += f" -> residual [layernorm (bias=all) -> attn {d} (heads={heads}, kv_in={d}, bias=all)]"
     return (
         f"in {values['V']} -> embed {d} as tok -> pos {values['ctx']}"
-        f" -> [ residual [layernorm (bias=all) -> {attn}] -> residual [layernorm (bias=all) -> mlp {ff} (bias=all)] ]"
+        f" -> [ {block} -> residual [layernorm (bias=all) -> mlp {ff} (bias=all)] ]"
         f" x {values['L']} -> layernorm (bias=all) -> dense {values['V']} (bias=none{', tied=tok' if tied else ''})"
     )
 
 
 @ORACLE
-@given(values=gpt_sizes(), ff=st.integers(1, 48), tied=st.booleans())
-def test_gpt2_config_options(transformers_module: ModuleType, values: dict[str, int], ff: int, tied: bool) -> None:
-    """GPT2Config(n_inner=ff, tie_word_embeddings): an MLP not 4·d wide, a head of its own."""
-    config = gpt_config(values) | {"n_inner": ff, "tie_word_embeddings": tied}
-    agree(gpt2_text(values, ff, tied), "GPT2LMHeadModel", "GPT2Config", **config)
+@given(values=gpt_sizes(), ff=st.integers(1, 48), tied=st.booleans(), cross=st.booleans())
+def test_gpt2_config_options(
+    transformers_module: ModuleType, values: dict[str, int], ff: int, tied: bool, cross: bool
+) -> None:
+    """GPT2Config(n_inner=ff, tie_word_embeddings, add_cross_attention): an MLP not 4·d wide,
+    a head of its own, cross-attention on an encoder's output."""
+    config = gpt_config(values) | {"n_inner": ff, "tie_word_embeddings": tied, "add_cross_attention": cross}
+    agree(gpt2_text(values, ff, tied, cross), "GPT2LMHeadModel", "GPT2Config", **config)
 
 
-def bert_text(values: Mapping[str, int], pooler: bool = True, lora: int | None = None) -> str:
-    """BERT written out (Hugging Face BertModel), with or without the pooler."""
-    d, adapter = values["d"], "" if lora is None else f", lora={lora}"
+def bert_text(values: Mapping[str, int], pooler: bool = True, cross: bool = False, lora: int | None = None) -> str:
+    """BERT written out (Hugging Face BertModel), with or without the pooler; with ``cross``
+    (a decoder, add_cross_attention) each layer's self-attention block is followed by a
+    cross-attention block of its own (BertLayer.crossattention, keys and values from d)."""
+    d, heads, adapter = values["d"], values["heads"], "" if lora is None else f", lora={lora}"
     ff = values.get("ff", 4 * d)
-    attn = f"attn {d} (heads={values['heads']}, bias=all{adapter})"
+    block = f"residual [attn {d} (heads={heads}, bias=all{adapter})] -> layernorm (bias=all)"
+    if cross:
+        block += f" -> residual [attn {d} (heads={heads}, kv_in={d}, bias=all{adapter})] -> layernorm (bias=all)"
     text = (
         f"in {values['V']} -> embed {d} -> pos {values['ctx']} -> segment {values['types']} -> layernorm (bias=all)"
-        f" -> [ residual [{attn}] -> layernorm (bias=all) -> residual [mlp {ff} (bias=all)] -> layernorm (bias=all) ]"
-        f" x {values['L']}"
+        f" -> [ {block} -> residual [mlp {ff} (bias=all)] -> layernorm (bias=all) ] x {values['L']}"
     )
     return text + (f" -> dense {d} (bias=single) -> tanh" if pooler else "")
 
 
 @ORACLE
-@given(values=bert_sizes(), model=st.sampled_from(["BertModel", "RobertaModel"]))
-def test_bert_without_pooler(transformers_module: ModuleType, values: dict[str, int], model: str) -> None:
-    config = model.replace("Model", "Config")
-    options = {"add_pooling_layer": False}
-    agree(bert_text(values, pooler=False), model, config, model_options=options, **bert_config(values))
+@given(
+    values=bert_sizes(),
+    model=st.sampled_from(["BertModel", "RobertaModel"]),
+    pooler=st.booleans(),
+    cross=st.booleans(),
+)
+def test_bert_config_options(
+    transformers_module: ModuleType, values: dict[str, int], model: str, pooler: bool, cross: bool
+) -> None:
+    """BertModel(add_pooling_layer=False), and the decoder with cross-attention
+    (BertConfig(is_decoder=True, add_cross_attention=True))."""
+    extra = {"is_decoder": True, "add_cross_attention": True} if cross else {}
+    spec = bert_text(values, pooler=pooler, cross=cross)
+    options = {"add_pooling_layer": pooler}
+    agree(spec, model, model.replace("Model", "Config"), model_options=options, **bert_config(values), **extra)
 
 
 def causal_lm(
@@ -583,8 +605,9 @@ def test_torch_multihead_attention(
     nn, embed = torch_module.nn, heads * width
     with torch_module.device("meta"):
         module = nn.MultiheadAttention(embed, heads, bias=bias, kdim=kv_in, vdim=kv_in)
-    options = [f"heads={heads}", *([] if kv_in is None else [f"kv_in={kv_in}"]), *_bias(bias, written)]
-    assert total(f"in {embed} -> attn {embed}{_options(options)}") == parameter_count(module)
+    # without heads, attn counts one head: the count does not depend on it (SPEC §13)
+    options = ([f"heads={heads}"] if written else []) + ([] if kv_in is None else [f"kv_in={kv_in}"])
+    assert total(f"in {embed} -> attn {embed}{_options(options + _bias(bias, written))}") == parameter_count(module)
 
 
 def encoder_layer(d: int, heads: int, ff: int, norm_first: bool, bias: bool) -> str:
@@ -655,6 +678,26 @@ def test_torch_transformer(
         f" decoder: in {d} -> [{decoder_layer(d, heads, ff, norm_first, bias)}] x {decoders} -> {norm}"
     )
     assert total(spec) == parameter_count(module)
+
+
+@ORACLE
+@given(
+    width=st.integers(1, 32),
+    hidden=st.integers(1, 32),
+    out=st.none() | st.integers(1, 32),
+    bias=st.booleans(),
+    written=st.booleans(),
+)
+def test_torchvision_mlp(
+    torch_module: ModuleType, width: int, hidden: int, out: int | None, bias: bool, written: bool
+) -> None:
+    """torchvision.ops.MLP(i, [f, o], bias): Linear(i, f) and Linear(f, o), the biases on both
+    or on neither, against `mlp f (out=o)` (o = i when out is not given)."""
+    torchvision = oracles.require("torchvision")
+    with torch_module.device("meta"):
+        module = torchvision.ops.MLP(width, [hidden, width if out is None else out], bias=bias)
+    options = ([] if out is None else [f"out={out}"]) + (["bias=none"] if not bias else ["bias=all"] if written else [])
+    assert total(f"in {width} -> mlp {hidden}{_options(options)}") == parameter_count(module)
 
 
 @ORACLE

@@ -71,11 +71,6 @@ def call(preset: str, values: Mapping[str, object]) -> str:
     return f"{preset} ({', '.join(f'{name}={value}' for name, value in values.items())})"
 
 
-def name(value: object) -> str:
-    """A test id: the names in a parameter row, not the dicts and strategies."""
-    return value if isinstance(value, str) else ""
-
-
 def total(spec: str, convention: str = "pytorch") -> int:
     return int(derive.count(spec, convention).total)
 
@@ -137,7 +132,8 @@ GPT2_PRESETS = ["gpt2", "gpt2_medium", "gpt2_large", "gpt2_xl", "gpt3_125m", "gp
 
 
 # GPT2Config's n_inner (the MLP width) is left at None, which is 4·d: the presets have no
-# option for it. add_cross_attention stays False (GPT2LMHeadModel as a decoder only).
+# option for it, nor for add_cross_attention or an untied head (test_gpt2_config_options
+# writes them out).
 @ORACLE
 @given(values=gpt_sizes(), preset=st.sampled_from(GPT2_PRESETS))
 def test_gpt2_config(transformers_module: ModuleType, values: dict[str, int], preset: str) -> None:
@@ -177,7 +173,8 @@ def bert_config(values: Mapping[str, int]) -> dict[str, int]:
 
 
 # BertModel and RobertaModel are built with their pooler (add_pooling_layer=True, the default),
-# which the presets count: a BertModel without it has no preset.
+# which the presets count: a BertModel without it has no preset (test_bert_config_options
+# writes it out).
 @ORACLE
 @given(values=bert_sizes(), preset=st.sampled_from(["bert", "bert_base", "bert_large", "roberta_base"]))
 def test_bert_config(transformers_module: ModuleType, values: dict[str, int], preset: str) -> None:
@@ -335,7 +332,9 @@ PUBLISHED = [
 ]
 
 
-@pytest.mark.parametrize(("preset", "model", "config", "values"), PUBLISHED, ids=name)
+@pytest.mark.parametrize(
+    ("preset", "model", "config", "values"), PUBLISHED, ids=[f"{p}-{m}" for p, m, _, _ in PUBLISHED]
+)
 def test_published_config(
     transformers_module: ModuleType, preset: str, model: str, config: str, values: dict[str, int]
 ) -> None:
@@ -362,10 +361,10 @@ def test_roberta_config_defaults_are_not_roberta_base(transformers_module: Modul
 
 # --- Hugging Face options the presets do not take, written out in derive ---------------------------
 #
-# What a preset cannot say (GPT-2's n_inner, a BertModel without pooler, LLaMA's head_dim,
-# biases and tied head, Qwen2's q/k/v biases, T5 v1.1 and decoders of another depth), the
-# network written out in derive's language can: these check the kinds' options on the models
-# that use them.
+# What a preset cannot say (GPT-2's n_inner and untied head, cross-attention in GPT-2 and
+# BERT, a BertModel without pooler, LLaMA's head_dim, biases and tied head, Qwen2's q/k/v
+# biases, T5 v1.1's gated MLP, decoders of another depth), the network written out in derive's
+# language can: these check the kinds' options on the models that use them.
 
 
 def gpt2_text(
@@ -546,7 +545,9 @@ SYMBOLIC = [
     ("bert", bert_sizes(), bert_config, "BertModel", "BertConfig"),
     ("llama", llama_sizes(gqa=True), llama_config, "LlamaForCausalLM", "LlamaConfig"),
     ("llama", llama_sizes(gqa=False), llama_config, "LlamaForCausalLM", "LlamaConfig"),
+    ("t5", t5_values(), t5_config, "T5ForConditionalGeneration", "T5Config"),
 ]
+SYMBOLIC_IDS = ["gpt2", "gpt", "bert", "llama-gqa", "llama", "t5"]
 
 
 @functools.cache
@@ -554,7 +555,7 @@ def symbolic(spec: str) -> derive.Result:
     return derive.count(spec, "pytorch")
 
 
-@pytest.mark.parametrize(("preset", "sizes", "names", "model", "config"), SYMBOLIC, ids=name)
+@pytest.mark.parametrize(("preset", "sizes", "names", "model", "config"), SYMBOLIC, ids=SYMBOLIC_IDS)
 @settings(ORACLE, max_examples=10)
 @given(data=st.data())
 def test_symbolic_preset_substituted(
@@ -889,18 +890,6 @@ def test_keras_attention_lora_several_heads(keras_module: ModuleType) -> None:
 PROJECTIONS = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj"}
 
 
-def llama_text(values: Mapping[str, int], r: int, letters: str) -> str:
-    """LLaMA written out (Hugging Face LlamaForCausalLM: RMS norms, attention without biases,
-    the gated MLP, an untied head) with LoRA of rank r on the attention matrices named."""
-    d, heads, kv_heads = values["d"], values["heads"], values.get("kv_heads", values["heads"])
-    attn = f"attn {d} (heads={heads}, kv_heads={kv_heads}, bias=none, lora={r}, lora_on={letters})"
-    return (
-        f"in {values['V']} -> embed {d}"
-        f" -> [ residual [rmsnorm -> {attn}] -> residual [rmsnorm -> mlp {values['ff']} (gated, bias=none)] ]"
-        f" x {values['L']} -> rmsnorm -> dense {values['V']} (bias=none)"
-    )
-
-
 def derive_lora(spec: str) -> tuple[int, int]:
     """derive's (trainable, total), with the rest of the total non-trainable."""
     counts = derive.count(spec, "pytorch").as_dict()
@@ -915,15 +904,22 @@ def derive_lora(spec: str) -> tuple[int, int]:
 @settings(ORACLE, max_examples=15)
 @given(
     values=llama_sizes(gqa=True),
+    head_dim=st.none() | st.integers(1, 4).map(lambda n: 2 * n),
     letters=st.sets(st.sampled_from("qkvo"), min_size=1).map(lambda s: "".join(sorted(s, key="qkvo".index))),
     r=st.integers(1, 8),
     alpha=st.integers(1, 32),
 )
-def test_peft_lora_on_llama(peft_module: ModuleType, values: dict[str, int], letters: str, r: int, alpha: int) -> None:
-    model = hf_model("LlamaForCausalLM", "LlamaConfig", **llama_config(values))
-    counted = lora_counts(model, [PROJECTIONS[c] for c in letters], r, alpha)
-    assert derive_lora(llama_text(values, r, letters)) == counted
-    if letters == "qv":  # the preset adapts q and v, and has no option to choose others
+def test_peft_lora_on_llama(
+    peft_module: ModuleType, values: dict[str, int], head_dim: int | None, letters: str, r: int, alpha: int
+) -> None:
+    """LoRA on LlamaForCausalLM's q_proj (d -> H·k), k_proj and v_proj (d -> G·k) and o_proj
+    (H·k -> d), any of them, with heads of d/H or of their own width (head_dim)."""
+    config = llama_config(values) | ({} if head_dim is None else {"head_dim": head_dim})
+    counted = lora_counts(
+        hf_model("LlamaForCausalLM", "LlamaConfig", **config), [PROJECTIONS[c] for c in letters], r, alpha
+    )
+    assert derive_lora(causal_lm(values, head_dim, lora=(r, letters))) == counted
+    if letters == "qv" and head_dim is None:  # the preset adapts q and v, and has no option to choose others
         assert derive_lora(call("llama", {**values, "lora": r})) == counted
 
 
@@ -1026,7 +1022,7 @@ def test_peft_llama_7b_headline(peft_module: ModuleType) -> None:
     assert counted == (4_194_304, 6_742_609_920)
     assert derive_lora("llama_7b (lora=8)") == counted
     assert derive_lora("llama (lora=8)") == counted
-    assert derive_lora(llama_text({"V": 32000, "d": 4096, "L": 32, "heads": 32, "ff": 11008}, 8, "qv")) == counted
+    assert derive_lora(causal_lm({"V": 32000, "d": 4096, "L": 32, "heads": 32, "ff": 11008}, lora=(8, "qv"))) == counted
     (row,) = [line.split("\t") for line in NETWORKS.read_text(encoding="utf-8").splitlines() if "LLaMA-7B" in line]
     assert int(row[2]) == parameter_count(hf_model("LlamaForCausalLM", "LlamaConfig"))
     adapted = row[0].replace("attn 4096 (heads=32, bias=none)", "attn 4096 (heads=32, bias=none, lora=8)")

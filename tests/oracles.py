@@ -30,7 +30,7 @@ import operator
 import os
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 import programs
 import pytest
@@ -58,9 +58,15 @@ def require(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as error:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {name} cannot be imported: {error}")
-        pytest.skip(f"{name} cannot be imported ({error}): pip install -e '.[test,oracle]'")
+        missing(f"{name} cannot be imported ({error})")
+
+
+def missing(what: str) -> NoReturn:
+    """Skip the test for a framework (or a part of one) that is not there, or fail it if
+    ``DERIVE_REQUIRE_ORACLES=1``."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but {what}")
+    pytest.skip(f"{what}: pip install -e '.[test,oracle]'")
 
 
 @dataclass(frozen=True)

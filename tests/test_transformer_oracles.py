@@ -786,7 +786,7 @@ def test_keras_group_query_attention(
 ) -> None:
     layers = keras_module.layers
     if not hasattr(layers, "GroupQueryAttention"):
-        pytest.skip("this Keras has no GroupQueryAttention")
+        oracles.missing(f"Keras {keras_module.__version__} has no GroupQueryAttention")
     heads = kv_heads * groups
     layer = layers.GroupQueryAttention(
         head_dim=head_dim, num_query_heads=heads, num_key_value_heads=kv_heads, use_bias=bias

@@ -847,42 +847,69 @@ def test_keras_dense_lora(keras_module: ModuleType, drawn: Stack) -> None:
     assert (counts["trainable"], counts["total"]) == (keras_trainable(keras_module, model), model.count_params())
 
 
-def keras_attention_lora(keras: ModuleType, heads: int, key_dim: int, width: int, r: int) -> tuple[int, int]:
-    """Keras's MultiHeadAttention with LoRA on query and value (KerasHub's default targets,
-    "query_dense" and "value_dense"), every other weight frozen: (trainable, total)."""
+#: Which of MultiHeadAttention's EinsumDense layers each letter of lora_on names.
+KERAS_PROJECTIONS = {"q": "query_dense", "k": "key_dense", "v": "value_dense", "o": "output_dense"}
+LETTERS = st.sets(st.sampled_from("qkvo"), min_size=1).map(lambda s: "".join(sorted(s, key="qkvo".index)))
+
+
+def keras_attention_lora(
+    keras: ModuleType, layer: Any, query: int, value: int, letters: str, r: int
+) -> tuple[int, int]:
+    """A Keras MultiHeadAttention built on a query and a value of these widths, every weight
+    frozen, then ``enable_lora(r)`` on the projections named (KerasHub's default targets are
+    query and value): (trainable, total)."""
     with keras.device("meta"):
-        layer = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=key_dim)
-        layer(keras.Input((None, width)), keras.Input((None, width)))
+        layer(keras.Input((None, query)), keras.Input((None, value)))
         for weight in layer.weights:
             weight.trainable = False
-        layer.query_dense.enable_lora(r)
-        layer.value_dense.enable_lora(r)
+        for letter in letters:
+            getattr(layer, KERAS_PROJECTIONS[letter]).enable_lora(r)
     return keras_trainable(keras, layer), int(layer.count_params())
 
 
+# Keras's EinsumDense.enable_lora keeps every axis of the kernel but the last in A: the query
+# kernel (i, H, k) gets A (i, H, r) and B (r, k), r·(i·H + k), where PEFT's Linear q_proj
+# (i -> H·k) gets r·(i + H·k). The keras convention counts Keras's layout (lora_layout=keras);
+# the output kernel (H, v, d) gets r·(H·v + d) either way.
 @ORACLE
-@given(key_dim=HEAD_WIDTH, width=st.integers(1, 16), r=st.integers(1, 6))
-def test_keras_attention_lora_one_head(keras_module: ModuleType, key_dim: int, width: int, r: int) -> None:
-    """With one head, Keras's adapter on the (i, 1, k) kernel is A (i, 1, r) and B (r, k):
-    r·(i + k), as derive counts it (see the next test for more heads)."""
-    counted = keras_attention_lora(keras_module, 1, key_dim, width, r)
-    counts = derive.count(f"in {width} -> attn {width} (head_dim={key_dim}, lora={r})", "keras").as_dict()
+@given(
+    heads=st.integers(1, 4),
+    key_dim=HEAD_WIDTH,
+    value_dim=st.none() | HEAD_WIDTH,
+    query=st.integers(1, 16),
+    value=st.none() | st.integers(1, 16),
+    letters=LETTERS,
+    r=st.integers(1, 6),
+)
+def test_keras_attention_lora(
+    keras_module: ModuleType,
+    heads: int,
+    key_dim: int,
+    value_dim: int | None,
+    query: int,
+    value: int | None,
+    letters: str,
+    r: int,
+) -> None:
+    layer = keras_module.layers.MultiHeadAttention(num_heads=heads, key_dim=key_dim, value_dim=value_dim)
+    counted = keras_attention_lora(keras_module, layer, query, query if value is None else value, letters, r)
+    options = [f"heads={heads}", f"head_dim={key_dim}", f"lora={r}", f"lora_on={letters}"]
+    options += ([] if value_dim is None else [f"value_dim={value_dim}"]) + ([] if value is None else [f"kv_in={value}"])
+    counts = derive.count(f"in {query} -> attn {query}{_options(options)}", "keras").as_dict()
     assert (counts["trainable"], counts["total"]) == counted
 
 
-# The disagreement: Keras's EinsumDense.enable_lora keeps every axis of the kernel but the last
-# in A: MultiHeadAttention's query kernel is (i, H, k), so A is (i, H, r) and B (r, k), r·(i·H + k)
-# parameters, not the r·(i + H·k) of a rank-r update of the i × H·k matrix (PEFT's LoRA on
-# q_proj, and derive's). Here i = 16, H = 4, k = 4, r = 2: Keras trains 2·(64 + 4) = 136 on
-# each of q and v, 272 in all (total 1,360); derive counts 2·(16 + 16) = 64 each, 128 (total
-# 1,216). The two agree only when H = 1 or i = k. derive's `keras` convention follows PEFT.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Keras's EinsumDense LoRA factors (i, H, k) per head")
-def test_keras_attention_lora_several_heads(keras_module: ModuleType) -> None:
-    counted = keras_attention_lora(keras_module, heads=4, key_dim=4, width=16, r=2)
-    base, adapters = 4 * 16 * 16 + 4 * 16, 2 * 2 * (16 * 4 + 4)  # W_q, W_k, W_v, W_o, biases; A, B of q, v
-    assert counted == (adapters, base + adapters)
-    counts = derive.count("in 16 -> attn 16 (heads=4, lora=2)", "keras").as_dict()
-    assert (counts["trainable"], counts["total"]) == counted
+def test_keras_attention_lora_is_not_peft_layout(keras_module: ModuleType) -> None:
+    """Where the layouts differ (several heads, i ≠ k): LoRA r=2 on q and v of 4 heads of 4 on
+    a width of 16. Keras trains 2·2·(16·4 + 4) = 272; PEFT's layout, 2·2·(16 + 16) = 128."""
+    layer = keras_module.layers.MultiHeadAttention(num_heads=4, key_dim=4)
+    counted = keras_attention_lora(keras_module, layer, 16, 16, "qv", 2)
+    base = 4 * 16 * 16 + 4 * 16  # W_q, W_k, W_v, W_o and their biases
+    assert counted == (2 * 2 * (16 * 4 + 4), base + 2 * 2 * (16 * 4 + 4))
+    spec = "in 16 -> attn 16 (heads=4, lora=2{})"
+    assert derive.count(spec.format(""), "keras").trainable == counted[0]
+    assert derive.count(spec.format(", lora_layout=peft"), "keras").trainable == 2 * 2 * (16 + 16)
+    assert derive.count(spec.format(""), "pytorch").trainable == 2 * 2 * (16 + 16)
 
 
 # --- peft LoRA ---------------------------------------------------------------------------------------

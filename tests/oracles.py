@@ -12,8 +12,13 @@ What a framework cannot express raises :class:`Unsupported`: peepholes and ``npr
 ``proj`` and ``tied`` in Keras, ``reset_after=false`` and one bias vector per gate in a torch
 recurrent layer, an embedding anywhere but first (frameworks feed it token ids).
 
-torch and keras are imported inside the functions, so this module imports without them;
-:func:`require` imports them for a test, skipping it when they are missing unless
+Hugging Face ``transformers`` models are built from their config classes on the meta device
+(:func:`hf_model`), and ``peft`` adds LoRA adapters to them or to any torch module
+(:func:`lora_model`); their counts are ``parameters()`` again, and peft's own
+``get_nb_trainable_parameters()``.
+
+torch, keras, transformers and peft are imported inside the functions, so this module imports
+without them; :func:`require` imports them for a test, skipping it when they are missing unless
 ``DERIVE_REQUIRE_ORACLES=1`` is set.
 """
 
@@ -25,7 +30,7 @@ import operator
 import os
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 import programs
 import pytest
@@ -53,9 +58,15 @@ def require(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as error:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {name} cannot be imported: {error}")
-        pytest.skip(f"{name} cannot be imported ({error}): pip install -e '.[test,oracle]'")
+        missing(f"{name} cannot be imported ({error})")
+
+
+def missing(what: str) -> NoReturn:
+    """Skip the test for a framework (or a part of one) that is not there, or fail it if
+    ``DERIVE_REQUIRE_ORACLES=1``."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but {what}")
+    pytest.skip(f"{what}: pip install -e '.[test,oracle]'")
 
 
 @dataclass(frozen=True)
@@ -487,3 +498,48 @@ def keras_program_count(spec: str | Program) -> int:
 
 #: The oracle of each framework's convention, for programs.
 PROGRAM_ORACLES = {"pytorch": torch_program_count, "keras": keras_program_count}
+
+
+# --- Hugging Face transformers and peft ----------------------------------------------------------
+#
+# A model is its config class called with the values given (everything else the config's own
+# default) and its model class called on that config, on the meta device: no weight is
+# allocated, so the published sizes build in a fraction of a second. transformers 5 and peft
+# build the same modules on meta as on the CPU.
+
+
+def parameter_count(module: Any) -> int:
+    """``sum(p.numel() for p in module.parameters())``: a tied or shared tensor counts once."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def hf_model(model: str, config: str, *, model_options: dict[str, Any] | None = None, **values: Any) -> Any:
+    """``transformers.MODEL(transformers.CONFIG(**values), **model_options)`` on the meta device."""
+    torch = require("torch")
+    transformers = require("transformers")
+    with torch.device("meta"):
+        return getattr(transformers, model)(getattr(transformers, config)(**values), **(model_options or {}))
+
+
+def hf_count(model: str, config: str, **values: Any) -> int:
+    """Hugging Face's count of ``model`` built from ``config(**values)``."""
+    return parameter_count(hf_model(model, config, **values))
+
+
+def lora_model(module: Any, targets: list[str] | None, r: int, alpha: int = 8) -> Any:
+    """peft's ``get_peft_model`` with ``LoraConfig(r, target_modules, lora_alpha, bias="none")``:
+    the modules whose names end in a target get A (r × in) and B (out × r), the rest is frozen.
+    Without targets, peft takes its default for the model's type."""
+    peft = require("peft")
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, bias="none")
+    return peft.get_peft_model(module, config)
+
+
+def lora_counts(module: Any, targets: list[str], r: int, alpha: int = 8) -> tuple[int, int]:
+    """(trainable, total) as peft reports them (``get_nb_trainable_parameters()``, the figures
+    of ``print_trainable_parameters()``), after checking them against ``requires_grad``."""
+    adapted = lora_model(module, targets, r, alpha)
+    trainable, total = adapted.get_nb_trainable_parameters()
+    assert trainable == sum(p.numel() for p in adapted.parameters() if p.requires_grad)
+    assert total == parameter_count(adapted)
+    return int(trainable), int(total)

@@ -129,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     compute.add_argument(
         "--optimizer", metavar="NAME", default="none", help="with --memory: adam, sgd or none (inference)"
     )
+    compute.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw FILE (.svg or .png): where the parameters (FLOPs with --flops, bytes with --memory) go",
+    )
+    compute.add_argument(
+        "--range",
+        metavar="NAME=A..B",
+        dest="plot_range",
+        help="with --plot: draw the closed form over NAME from A to B instead",
+    )
     parser.add_argument("--prelude", metavar="FILE", help="a file of block and net definitions to use as well")
     parser.add_argument("--list", action="store_true", help="list the blocks and nets that programs can call")
     parser.add_argument("--show", metavar="NAME", help="print the definition of a block or net")
@@ -191,7 +202,7 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     if args.explain:
         return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
     unit = "flops" if args.flops else "macs" if args.macs else None
-    if unit or args.memory:
+    if unit or args.memory or args.plot:
         return _compute(result, args, unit)
     if args.json:
         return json.dumps(result.as_dict(), ensure_ascii=False)
@@ -202,10 +213,25 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     return result.text(args.depth)
 
 
+def _plot(result: Result, args: argparse.Namespace, unit: str | None) -> None:
+    """``--plot FILE``: the breakdown by part and kind, or with ``--range`` the closed form."""
+    from .render import plot
+
+    what = unit or ("memory" if args.memory else "params")
+    if args.plot_range:
+        name, low, high = plot.parse_range(args.plot_range)
+        plot.scaling_plot(result, args.plot, name, low, high, what, args.dtype, args.optimizer)
+    else:
+        plot.breakdown_plot(result, args.plot, what, args.dtype, args.optimizer)
+
+
 def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
-    """The count with its FLOPs or MACs (a column and the total) and its memory."""
+    """The count with its FLOPs or MACs (a column and the total) and its memory, and the
+    picture ``--plot`` draws."""
     from .render import compute as shown
 
+    if args.plot:
+        _plot(result, args, unit)
     memory = result.memory(args.dtype, args.optimizer) if args.memory else None
     if args.json:
         return json.dumps({**result.as_dict(), **shown.compute_dict(result, unit, args.train, memory)})
@@ -214,6 +240,8 @@ def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
         lines.extend(shown.lines(result, unit, args.train))
     if memory is not None:
         lines.extend(["", *shown.memory_lines(memory)])
+    if args.plot:
+        lines.append(f"picture: {args.plot}")
     return "\n".join(lines)
 
 
@@ -443,6 +471,14 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
     if args.train and not (args.flops or args.macs):
         parser.error("--train goes with --flops or --macs")
+    if args.plot_range and not args.plot:
+        parser.error("--range goes with --plot FILE")
+    if args.plot and (args.json or args.latex or args.markdown or args.explain):
+        parser.error("--plot draws a file beside the text table, not --json, --latex, --markdown or --explain")
+    if args.plot and (args.budget or args.match or args.leading or args.compare):
+        parser.error("--plot goes with a count, not --budget, --match, --leading or --compare")
+    if args.plot and (args.flops or args.macs) and args.memory:
+        parser.error("--plot draws one measure: --flops, --macs or --memory")
     if (args.dtype != "fp32" or args.optimizer != "none") and not args.memory:
         parser.error("--dtype and --optimizer go with --memory")
     if (args.flops or args.macs or args.memory) and (args.latex or args.markdown or args.explain):

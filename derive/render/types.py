@@ -13,7 +13,7 @@ from typing import Protocol
 
 import sympy as sp
 
-from ..compute import Compute
+from ..compute import Compute, Memory
 from ..conventions import Convention
 from ..derivation import Counts, NodeResult, PartResult
 from ..model import Program
@@ -154,3 +154,4 @@ class Computed(Counted, Protocol):
     def flops(self, **sizes: object) -> sp.Expr: ...
     def macs(self, **sizes: object) -> sp.Expr: ...
     def scaling_laws(self, **sizes: object) -> tuple[sp.Expr, sp.Expr] | None: ...
+    def memory(self, dtype: str = ..., optimizer: str = ..., **sizes: object) -> Memory: ...

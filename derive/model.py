@@ -48,6 +48,14 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
     (``tied=tok``) are strings. A word where a width belongs (``proj=none``) is an error.
     """
     spec = kind.options[name]
+    if isinstance(value, tuple):  # k=1x7
+        if spec.form != "dims":
+            raise InvalidOptionError(
+                f"'{name}' takes one value, not one per dimension ({_shown_dims(value)})",
+                span,
+                hint="one value per dimension is for a convolution's k, stride and dilation",
+            )
+        return tuple(as_size(v, name, span) for v in value)
     word = value.name if isinstance(value, sp.Symbol) else value if isinstance(value, str) else None
     if spec.form == "flag":
         if value is None or value is True:
@@ -59,7 +67,7 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
         raise InvalidOptionError(
             f"'{name}' is true or false, not {_shown(value)}", span, hint=f"write {name} or {name}=false"
         )
-    if spec.form == "size":
+    if spec.form in ("size", "dims"):
         if word is not None and word.lower() in spec.words:
             return word.lower()
         if value is None or value is True:
@@ -91,11 +99,17 @@ def _shown(value: object) -> str:
     return sp.sstr(value) if isinstance(value, sp.Basic) else str(value)
 
 
+def _shown_dims(value: tuple[object, ...]) -> str:
+    return "x".join(dsl_size(v) if isinstance(v, sp.Expr) else str(v) for v in value)
+
+
 def _dsl_option(name: str, value: object) -> str:
     if value is True:
         return name
     if isinstance(value, sp.Expr):
         return f"{name}={dsl_size(value)}"
+    if isinstance(value, tuple):
+        return f"{name}={_shown_dims(value)}"
     return f"{name}={str(value).lower()}"
 
 
@@ -175,7 +189,7 @@ class Layer:
     @property
     def free_symbols(self) -> set[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
-        return _free([self.size, self.repeat, *(v for v in self.options.values() if isinstance(v, sp.Expr))])
+        return _free([self.size, self.repeat, *(v for v in _option_sizes(self.options))])
 
     @property
     def name(self) -> str:
@@ -194,8 +208,27 @@ class Layer:
             self,
             size=None if self.size is None else _subs(self.size, bindings),
             repeat=_subs(self.repeat, bindings),
-            options={k: _subs(v, bindings) if isinstance(v, sp.Expr) else v for k, v in self.options.items()},
+            options={k: _subs_option(v, bindings) for k, v in self.options.items()},
         )
+
+
+def _option_sizes(options: Mapping[str, object]) -> list[sp.Expr]:
+    """The sizes in ``options``: widths, and each of a per-dimension value (k=1x7)."""
+    found: list[sp.Expr] = []
+    for value in options.values():
+        if isinstance(value, sp.Expr):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found.extend(v for v in value if isinstance(v, sp.Expr))
+    return found
+
+
+def _subs_option(value: object, bindings: Mapping[sp.Symbol, sp.Expr]) -> object:
+    if isinstance(value, sp.Expr):
+        return _subs(value, bindings)
+    if isinstance(value, tuple):
+        return tuple(_subs(v, bindings) if isinstance(v, sp.Expr) else v for v in value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -228,9 +228,17 @@ class _Located:
 
 
 @dataclass(frozen=True)
+class _Dims:
+    """``k=1x7``: one size per spatial dimension, and where it was written."""
+
+    values: tuple[_Located, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class _Option:
     name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
-    value: _Located | None
+    value: _Located | _Dims | None
     span: Span
 
 
@@ -411,6 +419,10 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
         if isinstance(name, sp.Expr):  # `sum` is inlined: wrap it with its place
             name = _Located(name, span)
         return _Option(name, value, span)
+
+    @v_args(meta=True)
+    def dims(self, meta: Meta, children: list[_Located]) -> _Dims:
+        return _Dims(tuple(children), _span(meta))
 
     def options(self, children: list[Any]) -> tuple[str, tuple[_Option, ...]]:
         return "options", tuple(child for child in children if child is not None)
@@ -787,6 +799,8 @@ class _Resolver:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
             spans[key] = option.span
             spans[key.lower()] = option.span
+            if block is not None and isinstance(option.value, _Dims):
+                raise _one_size(key, option.value)
             options[key] = None if option.value is None else self._option_value(option.value)
         if block is not None:
             args = {k: v for k, v in options.items()}
@@ -803,8 +817,10 @@ class _Resolver:
                 f"to stack {found[2]} layers, write {name} {found[1]} x{found[2]}"
             )
 
-    def _option_value(self, value: _Located) -> sp.Expr:
+    def _option_value(self, value: _Located | _Dims) -> sp.Expr | tuple[sp.Expr, ...]:
         # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
+        if isinstance(value, _Dims):  # k=1x7: the kind says whether it takes one per dimension
+            return tuple(self.size(d, "an option's value") for d in value.values)
         if isinstance(value.value, sp.Symbol) and value.value.name.lower() in shapes.RESERVED:
             return value.value
         if isinstance(value.value, sp.Symbol) and self.allowed is None:
@@ -819,6 +835,8 @@ class _Resolver:
             key = _option_name(option)
             if key in args:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
+            if isinstance(option.value, _Dims):
+                raise _one_size(key, option.value)
             args[key] = None if option.value is None else self.size(option.value, f"option {key}")
             spans[key] = option.span
         return args, spans
@@ -863,8 +881,19 @@ def _option_name(option: _Option) -> str:
     return value.name
 
 
+def _one_size(key: str, value: _Dims) -> InvalidOptionError:
+    """``k=1x7`` given to a block or net, whose options are single sizes."""
+    return InvalidOptionError(
+        f"option '{key}' of a block or net takes one size, not one per dimension",
+        value.span,
+        hint="write the sizes inside the definition, or give each its own option",
+    )
+
+
 def _frozen(option: _Option) -> bool:
     """``frozen``, ``frozen=true`` or ``frozen=false``."""
+    if isinstance(option.value, _Dims):
+        raise InvalidOptionError("'frozen' is true or false", option.value.span, hint="write frozen or frozen=false")
     value = None if option.value is None else option.value.value
     if value is None:
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..errors import ShapeError
-from ..shapes import Shape
+from ..shapes import ONE, Shape
 from .base import Ctx, Kind, Option, Output, needs_rank, nothing, same
 
 _IMAGE = "pools take a shaped input with channels last: in T x C, in H x W x C, in D x H x W x C"
@@ -28,17 +28,40 @@ def _globalpool(ctx: Ctx) -> Shape:
     return Shape((ctx.shape.channels,))
 
 
-def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:
+def padding(pad: object) -> sp.Expr | None:
+    """The padding on each side: ``None`` for ``same``, 0 for ``valid`` (the default)."""
     if pad == "same":
-        return sp.ceiling(n / stride)
+        return None
     p = sp.Integer(0) if pad in (None, "valid") else pad
     assert isinstance(p, sp.Expr)
-    span = n + 2 * p - k
-    out = (sp.ceiling(span / stride) if ceil else sp.floor(span / stride)) + 1
-    if ceil and (out - 1) * stride >= n + p:
-        # PyTorch (pooling_output_shape): the last window must start inside the input or the
-        # left padding, else it is dropped.
+    return p
+
+
+def window(
+    n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, dilation: sp.Expr = ONE, ceil: bool = False
+) -> sp.Expr:
+    """One spatial dimension after a window of k taps, ``dilation`` apart, moved by ``stride``:
+    floor((n + 2·pad − dilation·(k − 1) − 1) / stride) + 1 (torch.nn.Conv2d and MaxPool2d's
+    documentation; Keras's ``padding="valid"``, keras/src/ops/operation_utils.py,
+    ``compute_conv_output_shape``); ``same`` gives ceil(n / stride) (Keras ``padding="same"``).
+    With ``ceil`` the division rounds up, and the last window must start inside the input or
+    its left padding (PyTorch, aten/src/ATen/native/Pool.h, ``pooling_output_shape``)."""
+    p = padding(pad)
+    if p is None:
+        return sp.ceiling(n / stride)
+    span = n + 2 * p - dilation * (k - 1) - 1
+    if not ceil:
+        # floor(m / s) + 1 = ceil((m + 1) / s) for integers: ceil(H/2) reads better than
+        # floor(H/2 - 1/2) + 1 when H is a symbol, and stride 1 gives n + 2·pad − dilation·(k − 1).
+        return sp.ceiling((span + 1) / stride) if stride != 1 else span + 1
+    out = sp.ceiling(span / stride) + 1
+    if (out - 1) * stride >= n + p:
         out -= 1
+    return out
+
+
+def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:
+    out = window(n, k, stride, pad, ONE, ceil)
     if out.is_positive is False or (out.is_number and out < 1):
         raise ShapeError(
             f"{kind} with k={k} reaches a size of {out} on a dimension of {n}",

@@ -113,4 +113,6 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
 def _option_text(value: object) -> str:
     if value is True:
         return "true"
+    if isinstance(value, tuple):  # k=1x7
+        return "x".join(sstr(v) for v in value)
     return sstr(value) if isinstance(value, sp.Expr) else str(value)

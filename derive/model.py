@@ -55,7 +55,7 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
                 span,
                 hint="one value per dimension is for a convolution's k, stride and dilation",
             )
-        return tuple(as_size(v, name, span) for v in value)
+        return tuple(_size_option(spec.zero, v, name, span) for v in value)
     word = value.name if isinstance(value, sp.Symbol) else value if isinstance(value, str) else None
     if spec.form == "flag":
         if value is None or value is True:
@@ -74,7 +74,7 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
             raise InvalidOptionError(f"'{name}' needs a width, as in {name}=256", span)
         if word is not None and word.lower() in RESERVED:
             raise InvalidOptionError(f"'{name}' is a width, not the word {word}", span, hint=f"as in {name}=256")
-        return as_size(value, f"{name}", span)
+        return _size_option(spec.zero, value, name, span)
     if spec.form == "label":
         if value is None or value is True:
             return True
@@ -93,6 +93,13 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
         + (did_you_mean(word, choices) if word else ""),
         span,
     )
+
+
+def _size_option(zero: bool, value: object, name: str, span: Span | None) -> sp.Expr:
+    """A size option's value; 0 too where the option allows it (``pad=0``)."""
+    if zero and (value == 0 and not isinstance(value, bool)):
+        return sp.Integer(0)
+    return as_size(value, name, span)
 
 
 def _shown(value: object) -> str:

@@ -39,7 +39,7 @@ from .errors import (
     did_you_mean,
     span_at,
 )
-from .kinds import KIND_NAMES, KINDS
+from .kinds import KIND_NAMES, KINDS, Option
 from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
 from .shapes import INPUT_CHANNELS, Shape
 
@@ -801,7 +801,8 @@ class _Resolver:
             spans[key.lower()] = option.span
             if block is not None and isinstance(option.value, _Dims):
                 raise _one_size(key, option.value)
-            options[key] = None if option.value is None else self._option_value(option.value)
+            zero = kind is not None and kind.options.get(key.lower(), _NO_OPTION).zero
+            options[key] = None if option.value is None else self._option_value(option.value, zero)
         if block is not None:
             args = {k: v for k, v in options.items()}
             return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
@@ -817,10 +818,20 @@ class _Resolver:
                 f"to stack {found[2]} layers, write {name} {found[1]} x{found[2]}"
             )
 
-    def _option_value(self, value: _Located | _Dims) -> sp.Expr | tuple[sp.Expr, ...]:
-        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
+    def _option_value(self, value: _Located | _Dims, zero: bool = False) -> sp.Expr | tuple[sp.Expr, ...]:
+        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one
+        # (pad=0 is allowed: ``zero``, from the kind's option).
         if isinstance(value, _Dims):  # k=1x7: the kind says whether it takes one per dimension
-            return tuple(self.size(d, "an option's value") for d in value.values)
+            return tuple(self._sized(d, zero) for d in value.values)
+        if zero and value.value == 0:
+            return sp.Integer(0)
+        return self._word_or_size(value)
+
+    def _sized(self, value: _Located, zero: bool) -> sp.Expr:
+        """One size of a per-dimension value (k=1x7, pad=0x1)."""
+        return sp.Integer(0) if zero and value.value == 0 else self.size(value, "an option's value")
+
+    def _word_or_size(self, value: _Located) -> sp.Expr:
         if isinstance(value.value, sp.Symbol) and value.value.name.lower() in shapes.RESERVED:
             return value.value
         if isinstance(value.value, sp.Symbol) and self.allowed is None:
@@ -879,6 +890,9 @@ def _option_name(option: _Option) -> str:
             f"expected an option name, not {sp.sstr(value)}", option.name.span, hint="options are NAME or NAME=VALUE"
         )
     return value.name
+
+
+_NO_OPTION = Option("size", "")
 
 
 def _one_size(key: str, value: _Dims) -> InvalidOptionError:

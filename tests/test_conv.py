@@ -115,6 +115,10 @@ SHAPES = [
     ("in 16x16x8 -> dwconv (k=3, mult=3)", [f"{torch_size(16, 3)}x{torch_size(16, 3)}x24"]),
     ("in 16x16x8 -> dwconv (k=3, stride=2, pad=1)", [f"{torch_size(16, 3, 2, 1)}x{torch_size(16, 3, 2, 1)}x8"]),
     ("in 16x16x8 -> bn", ["16x16x8"]),
+    # pad=0 is no padding, as valid is; pad=0x1 pads the width only
+    ("in 8x8x3 -> conv 4 (k=3, pad=0)", [f"{torch_size(8, 3)}x{torch_size(8, 3)}x4"]),
+    ("in 8x8x3 -> conv 4 (k=3, pad=0x1)", [f"{torch_size(8, 3)}x{torch_size(8, 3, pad=1)}x4"]),
+    ("in 8x8x3 -> maxpool (k=2, pad=0)", ["4x4x3"]),
     # pools take the same formula, with stride defaulting to k
     ("in 7x7x2 -> maxpool (k=3, stride=2, pad=1)", [f"{torch_size(7, 3, 2, 1)}x{torch_size(7, 3, 2, 1)}x2"]),
 ]
@@ -174,6 +178,8 @@ ERRORS = [
     ("in 30x3 -> dense 8 (bias=3x3)", InvalidOptionError, "'bias' takes one value, not one per dimension", "bias"),
     ("in 30x3 -> conv 8 (k=3, groups=2x2)", InvalidOptionError, "'groups' takes one value", "groups"),
     ("in 30x3 -> conv 8 (k=0)", DeriveError, "positive integer", "0)"),
+    ("in 30x3 -> conv 8 (k=3, stride=0)", DeriveError, "positive integer", "0)"),
+    ("in 30x3 -> conv 8 (k=3, pad=0, dilation=0)", DeriveError, "positive integer", "0)"),
     ("in 8x8x3 -> bn (stats=trainable)", InvalidOptionError, "non_trainable, buffers, none", "stats"),
     ("in 8x8x3 -> bn 8", DeriveError, "batchnorm takes no size", "8"),
     ("block b = conv 8 (k=3) ; in 8x8x3 -> b (k=1x3)", InvalidOptionError, "takes one size", "1x3"),

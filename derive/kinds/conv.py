@@ -221,6 +221,7 @@ def _options(channels: str) -> dict[str, Option]:
             "or valid (none, the default)",
             default="valid",
             words=("same", "valid"),
+            zero=True,
         ),
         "dilation": Option("dims", "spacing of the kernel's taps (default 1)", default=sp.Integer(1)),
     }

@@ -95,7 +95,10 @@ _POOL_OPTIONS = {
     "k": Option("size", "the window, k in every spatial dimension"),
     "stride": Option("size", "the step (default k)"),
     "pad": Option(
-        "size", "padding on each side: N, same (Keras) or valid (none, the default)", words=("same", "valid")
+        "size",
+        "padding on each side: N, same (Keras) or valid (none, the default)",
+        words=("same", "valid"),
+        zero=True,
     ),
     "ceil": Option("flag", "round the output size up (PyTorch ceil_mode)", False),
 }

@@ -89,6 +89,8 @@ class Scope:
     blocks: dict[str, BlockDef] = field(default_factory=dict)
     nets: dict[str, NetDef] = field(default_factory=dict)
     parent: Scope | None = None
+    #: Definitions not parsed yet (the bundled prelude's): (keyword, name) to their statement.
+    pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
 
     def child(self) -> Scope:
         """A new scope on top of this one."""
@@ -98,6 +100,8 @@ class Scope:
         """The block called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
+            if name not in scope.blocks and ("block", name) in scope.pending:
+                scope.pending.pop(("block", name)).parse(scope)
             if name in scope.blocks:
                 return scope.blocks[name]
             scope = scope.parent
@@ -107,6 +111,8 @@ class Scope:
         """The net called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
+            if name not in scope.nets and ("net", name) in scope.pending:
+                scope.pending.pop(("net", name)).parse(scope)
             if name in scope.nets:
                 return scope.nets[name]
             scope = scope.parent
@@ -120,6 +126,8 @@ class Scope:
         while scope is not None:
             blocks.update(dict.fromkeys(scope.blocks))
             nets.update(dict.fromkeys(scope.nets))
+            blocks.update(dict.fromkeys(name for kind, name in scope.pending if kind == "block"))
+            nets.update(dict.fromkeys(name for kind, name in scope.pending if kind == "net"))
             scope = scope.parent
         return list(blocks), list(nets)
 
@@ -138,8 +146,65 @@ def prelude_text() -> str:
 
 @functools.cache
 def prelude() -> Scope:
-    """The bundled prelude's definitions, parsed on first use."""
-    return load(prelude_text(), origin="prelude", parent=None)
+    """The bundled prelude's definitions, each parsed on first use.
+
+    A program pays only for the definitions it calls (and those they call): the prelude's
+    statements are found by a scan of its brackets and semicolons, and each is parsed when its
+    name is first looked up, in its place in the file (so spans and lines are the file's).
+    """
+    text = prelude_text()
+    scope = Scope()
+    statements = _statements(text)
+    if statements is None:  # not a plain list of definitions: parse it all now
+        return load(text, origin="prelude", parent=None)
+    for keyword, name, start, end in statements:
+        scope.pending[(keyword, name)] = _Pending(text, start, end, "prelude")
+    return scope
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One definition of a file, not parsed yet: its text and where it is in the file."""
+
+    text: str
+    start: int
+    end: int
+    origin: str
+
+    def parse(self, scope: Scope) -> None:
+        """Parse the definition into ``scope``, its place in the file kept: the text before it
+        is blanked (line breaks kept), so that spans and line numbers are the file's."""
+        blank = "".join("\n" if c == "\n" else " " for c in self.text[: self.start])
+        _parse(blank + self.text[self.start : self.end], scope, self.origin, definitions_only=True, source=self.text)
+
+
+_DEFINITION = re.compile(r"\s*(block|net)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+
+
+def _statements(text: str) -> list[tuple[str, str, int, int]] | None:
+    """The definitions of a file (keyword, name, start, end), split at the semicolons outside
+    brackets and comments; ``None`` if a statement is not a block or net definition."""
+    found = []
+    depth, start, comment = 0, 0, False
+    for position, char in enumerate([*text, ";"]):
+        if comment:
+            comment = char != "\n"
+        elif char == "#":
+            comment = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == ";" and depth == 0:
+            body = re.sub(r"#[^\n]*", "", text[start:position])
+            if body.strip():
+                match = _DEFINITION.match(body)
+                if match is None:
+                    return None
+                found.append((match[1].lower(), match[2], start, position))
+            start = position + 1
+    names = [(keyword, name) for keyword, name, _, _ in found]
+    return found if len(set(names)) == len(names) else None
 
 
 def load(text: str, origin: str = "prelude", parent: Scope | None = None) -> Scope:
@@ -170,7 +235,9 @@ def parse(text: str, prelude_scope: Scope | None = None) -> Program:
     return _parse(text, scope)
 
 
-def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = False) -> Program:
+def _parse(
+    text: str, scope: Scope, origin: str = "", definitions_only: bool = False, source: str | None = None
+) -> Program:
     try:
         _check_limits(text)
         try:
@@ -188,9 +255,9 @@ def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = F
                 raise error.orig_exc from None
             raise
         assert isinstance(raw, _Program)
-        return _Resolver(text, scope, origin).program(raw, definitions_only)
+        return _Resolver(source or text, scope, origin).program(raw, definitions_only)
     except DeriveError as error:
-        raise error.with_source(text) from None
+        raise error.with_source(source or text) from None
 
 
 def _check_limits(text: str) -> None:

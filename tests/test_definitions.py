@@ -15,7 +15,8 @@ SUTSKEVER = "sutskever2014 (V_in=160000, V_out=80000, d=1000, L=4)"
 def test_list_names_the_prelude_nets() -> None:
     run = run_cli("--list")
     assert run.status == 0, run.err
-    assert SUTSKEVER in run.out.splitlines()[run.out.splitlines().index("nets:") + 1 :][0]
+    nets = run.out.splitlines()[run.out.splitlines().index("nets:") + 1 :]
+    assert "  " + SUTSKEVER in nets
 
 
 def test_show_prints_the_definition_as_written() -> None:

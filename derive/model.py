@@ -13,6 +13,7 @@ a part is an input :class:`Shape` and a chain of nodes: :class:`Layer` (a built-
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
@@ -193,7 +194,7 @@ class Layer:
         """The layer's :class:`~derive.kinds.Kind`."""
         return KINDS[self.kind]
 
-    @property
+    @functools.cached_property
     def free_symbols(self) -> set[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
         return _free([self.size, self.repeat, *(v for v in _option_sizes(self.options))])
@@ -209,8 +210,8 @@ class Layer:
 
     def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Layer:
         """This layer with symbols replaced (and checked again)."""
-        if not bindings:
-            return self
+        if not bindings or self.free_symbols.isdisjoint(bindings):
+            return self  # nothing to replace (a block's body called many times: DenseNet)
         return replace(
             self,
             size=None if self.size is None else _subs(self.size, bindings),

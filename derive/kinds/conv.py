@@ -27,6 +27,7 @@ gives ceil(n / stride).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -48,7 +49,7 @@ _BIAS = Option(
 _BN_BIAS = Option(("none", "single"), "the bias of a convolution written bias=bn", default="single")
 
 
-def _per_dim(value: object, rank: int, name: str, layer: str, shape: Shape) -> tuple[sp.Expr, ...]:
+def _per_dim(value: object, rank: int, name: str, layer: object, shape: Shape) -> tuple[sp.Expr, ...]:
     """``value`` (one size, or one per spatial dimension as in k=1x7) for each of ``rank``
     spatial dimensions."""
     if isinstance(value, tuple):
@@ -61,6 +62,20 @@ def _per_dim(value: object, rank: int, name: str, layer: str, shape: Shape) -> t
         return tuple(value)
     assert isinstance(value, sp.Expr)
     return (value,) * rank
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The layer (and its input) as an error names it: ``conv 8 (k=7, ...) on 5x5x3``. Written
+    out only when an error is raised, so counting a large net does not pay for it."""
+
+    ctx: Ctx
+    kind: str
+    on: bool = True
+
+    def __str__(self) -> str:
+        name = _layer_name(self.ctx, self.kind)
+        return f"{name} on {self.ctx.shape}" if self.on else name
 
 
 def _layer_name(ctx: Ctx, kind: str) -> str:
@@ -77,17 +92,17 @@ def _text(value: object) -> str:
 
 def _kernel(ctx: Ctx, kind: str) -> tuple[sp.Expr, ...]:
     """The kernel's size in each spatial dimension of ``ctx.shape``."""
-    return _per_dim(ctx["k"], len(ctx.shape.spatial), "k", _layer_name(ctx, kind), ctx.shape)
+    return _per_dim(ctx["k"], len(ctx.shape.spatial), "k", _Where(ctx, kind, on=False), ctx.shape)
 
 
-def conv_size(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, dilation: sp.Expr, where: str) -> sp.Expr:
+def conv_size(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, dilation: sp.Expr, where: object) -> sp.Expr:
     """One spatial dimension after a convolution (:func:`shaping.window`), refused where the
     dilated kernel does not fit in the padded input."""
     p = padding(pad)
     if p is not None:
         reach = dilation * (k - 1) + 1  # the span of one dilated kernel
         room = n + 2 * p - reach
-        if room.is_negative or (room.is_number and room < 0):
+        if (room < 0) if room.is_Integer else bool(room.is_negative):
             dilated = f", {sp.sstr(reach)} dilated" if dilation != 1 else ""
             padded = f"{sp.sstr(n)} + 2·{sp.sstr(p)}" if p != 0 else sp.sstr(n)
             raise ShapeError(
@@ -99,7 +114,7 @@ def conv_size(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, dilation: sp
 
 def _conv_output(kind: str, ranks: tuple[int, ...], channels: str) -> Output:
     def output(ctx: Ctx) -> Shape:
-        where = f"{_layer_name(ctx, kind)} on {ctx.shape}"
+        where = _Where(ctx, kind)
         if ctx.shape.rank not in ranks:
             raise ShapeError(f"{kind} cannot take the shape {ctx.shape}", hint=_SHAPED)
         if not isinstance(ctx["k"], sp.Expr | tuple):
@@ -120,7 +135,7 @@ def _conv_output(kind: str, ranks: tuple[int, ...], channels: str) -> Output:
     return output
 
 
-def _out_channels(ctx: Ctx, channels: str, where: str) -> sp.Expr:
+def _out_channels(ctx: Ctx, channels: str, where: object) -> sp.Expr:
     i = ctx.i
     if channels == "mult":
         m = ctx["mult"]

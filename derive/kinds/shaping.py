@@ -14,6 +14,8 @@ from ..errors import ShapeError
 from ..shapes import ONE, Shape
 from .base import Ctx, Kind, Option, Output, needs_rank, nothing, same
 
+ZERO = sp.Integer(0)
+
 _IMAGE = "pools take a shaped input with channels last: in T x C, in H x W x C, in D x H x W x C"
 
 
@@ -30,11 +32,10 @@ def _globalpool(ctx: Ctx) -> Shape:
 
 def padding(pad: object) -> sp.Expr | None:
     """The padding on each side: ``None`` for ``same``, 0 for ``valid`` (the default)."""
-    if pad == "same":
-        return None
-    p = sp.Integer(0) if pad in (None, "valid") else pad
-    assert isinstance(p, sp.Expr)
-    return p
+    if pad is None or isinstance(pad, str):  # a word: never compared with a SymPy number
+        return None if pad == "same" else ZERO
+    assert isinstance(pad, sp.Expr)
+    return pad
 
 
 def window(
@@ -47,6 +48,8 @@ def window(
     With ``ceil`` the division rounds up, and the last window must start inside the input or
     its left padding (PyTorch, aten/src/ATen/native/Pool.h, ``pooling_output_shape``)."""
     p = padding(pad)
+    if all(isinstance(v, sp.Integer) for v in (n, k, stride, dilation)) and (p is None or isinstance(p, sp.Integer)):
+        return sp.Integer(_whole(int(n), int(k), int(stride), None if p is None else int(p), int(dilation), ceil))
     if p is None:
         return sp.ceiling(n / stride)
     span = n + 2 * p - dilation * (k - 1) - 1
@@ -58,6 +61,17 @@ def window(
     if (out - 1) * stride >= n + p:
         out -= 1
     return out
+
+
+def _whole(n: int, k: int, stride: int, p: int | None, dilation: int, ceil: bool) -> int:
+    """:func:`window` on numbers, in Python integers (the common case, and much faster)."""
+    if p is None:
+        return -(-n // stride)
+    span = n + 2 * p - dilation * (k - 1) - 1
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= n + p else out
 
 
 def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:

@@ -54,7 +54,7 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
             raise InvalidOptionError(
                 f"'{name}' takes one value, not one per dimension ({_shown_dims(value)})",
                 span,
-                hint="one value per dimension is for a convolution's k, stride and dilation",
+                hint="one value per dimension is for a convolution's k, stride, pad and dilation",
             )
         return tuple(_size_option(spec.zero, v, name, span) for v in value)
     word = value.name if isinstance(value, sp.Symbol) else value if isinstance(value, str) else None

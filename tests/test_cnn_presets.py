@@ -78,7 +78,13 @@ def test_symbolic_classes_is_a_closed_form() -> None:
 
 @pytest.mark.parametrize(
     ("net", "application"),
-    [("resnet50", "ResNet50"), ("mobilenet_v2", "MobileNetV2")],
+    [
+        ("resnet50", "ResNet50"),
+        ("resnet101", "ResNet101"),
+        ("resnet152", "ResNet152"),
+        ("mobilenet_v2", "MobileNetV2"),
+        ("densenet121", "DenseNet121"),
+    ],
 )
 def test_keras_applications(net: str, application: str) -> None:
     keras = require("keras")

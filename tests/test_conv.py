@@ -218,3 +218,10 @@ def test_per_dimension_sizes_take_symbols_in_a_block() -> None:
     # as in a shape (in H x W x 3), a symbol before x is set off by spaces
     spec = "block sep w (n=7) = conv w (k=1 x n, pad=same) -> conv w (k=n x 1, pad=same) ; in 17x17x8 -> sep 4 (n=5)"
     assert derive.count(spec).total == (5 * 8 * 4 + 4) + (5 * 4 * 4 + 4)
+
+
+def test_explain_says_the_buffers_are_not_counted() -> None:
+    text = derive.count("in 8x8x16 -> bn", "pytorch").explain()
+    assert "running statistics  2*i = 32" in text
+    assert "sum = 32 (the buffers are not counted)" in text  # gamma and beta, 16 each
+    assert "(the buffers are not counted)" not in derive.count("in 8x8x16 -> bn", "keras").explain()

@@ -103,7 +103,8 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
         if copies.count != 1:
             lines.append(f"{pad}     × {dsl_size(copies.count)} copies = {number(copies.params)}")
         elif kind.directions == 1:
-            lines.append(f"{pad}     sum = {each}")
+            buffers = " (the buffers are not counted)" if any(t.category == "buffers" for t in terms) else ""
+            lines.append(f"{pad}     sum = {each}{buffers}")
     if layer.frozen or node.counts.non_trainable != 0:
         lines.append(f"{pad}   non-trainable (frozen): {number(node.counts.non_trainable)}")
     lines.append(f"{pad}   layer total: {number(node.params)}")

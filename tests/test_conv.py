@@ -225,3 +225,13 @@ def test_explain_says_the_buffers_are_not_counted() -> None:
     assert "running statistics  2*i = 32" in text
     assert "sum = 32 (the buffers are not counted)" in text  # gamma and beta, 16 each
     assert "(the buffers are not counted)" not in derive.count("in 8x8x16 -> bn", "keras").explain()
+
+
+def test_strides_in_a_row_give_one_ceiling() -> None:
+    # ceil(ceil(H/2)/2) = ceil(H/4) for every whole H: the stem of a ResNet
+    spec = "in H x W x 3 -> conv 64 (k=7, stride=2, pad=3) -> maxpool (k=3, stride=2, pad=1)"
+    out = derive.count(spec).layers[-1].output
+    h = sp.Symbol("H", integer=True, positive=True)
+    assert out.dims[0] == sp.ceiling(h / 4)
+    for n in range(1, 60):
+        assert out.subs({h: n}).dims[0] == torch_size(torch_size(n, 7, 2, 3), 3, 2, 1)

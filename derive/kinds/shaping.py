@@ -51,16 +51,27 @@ def window(
     if all(isinstance(v, sp.Integer) for v in (n, k, stride, dilation)) and (p is None or isinstance(p, sp.Integer)):
         return sp.Integer(_whole(int(n), int(k), int(stride), None if p is None else int(p), int(dilation), ceil))
     if p is None:
-        return sp.ceiling(n / stride)
+        return sp.ceiling(_unnested(n) / stride)
     span = n + 2 * p - dilation * (k - 1) - 1
     if not ceil:
         # floor(m / s) + 1 = ceil((m + 1) / s) for integers: ceil(H/2) reads better than
         # floor(H/2 - 1/2) + 1 when H is a symbol, and stride 1 gives n + 2·pad − dilation·(k − 1).
-        return sp.ceiling((span + 1) / stride) if stride != 1 else span + 1
+        return sp.ceiling(_unnested(span + 1) / stride) if stride != 1 else span + 1
     out = sp.ceiling(span / stride) + 1
     if (out - 1) * stride >= n + p:
         out -= 1
     return out
+
+
+def _unnested(m: sp.Expr) -> sp.Expr:
+    """``m`` for ceil(m / s), with one ceiling in it opened: ceil((ceil(y) + c) / s) is
+    ceil((y + c) / s) for a whole c and s, so two strides of 2 give ceil(H/4), not
+    ceil(ceil(H/2)/2)."""
+    ceilings = [t for t in sp.Add.make_args(m) if isinstance(t, sp.ceiling)]
+    if len(ceilings) != 1:
+        return m
+    rest = m - ceilings[0]
+    return rest + ceilings[0].args[0] if rest.is_integer else m
 
 
 def _whole(n: int, k: int, stride: int, p: int | None, dilation: int, ceil: bool) -> int:

@@ -13,6 +13,7 @@ import math
 
 import pytest
 import sympy as sp
+from oracles import require
 
 import derive
 from conftest import run_cli
@@ -235,3 +236,22 @@ def test_strides_in_a_row_give_one_ceiling() -> None:
     assert out.dims[0] == sp.ceiling(h / 4)
     for n in range(1, 60):
         assert out.subs({h: n}).dims[0] == torch_size(torch_size(n, 7, 2, 3), 3, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "k", "stride", "pad", "ceil"),
+    [
+        ("in 40x100x2 -> maxpool (k=2x1)", (2, 1), (2, 1), (0, 0), False),
+        ("in 20x100x2 -> maxpool (k=3x2, stride=1x2, pad=1x0)", (3, 2), (1, 2), (1, 0), False),
+        ("in 21x17x2 -> maxpool (k=3x2, stride=2, ceil)", (3, 2), (2, 2), (0, 0), True),
+        ("in 21x17x2 -> maxpool (k=3, stride=2x3, pad=1x0, ceil)", (3, 3), (2, 3), (1, 0), True),
+    ],
+)
+def test_pools_per_dimension_agree_with_torch(
+    spec: str, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], ceil: bool
+) -> None:
+    torch = require("torch")
+    dims = [int(d) for d in spec.split()[1].split("x")]
+    pool = torch.nn.MaxPool2d(k, stride, padding=pad, ceil_mode=ceil)
+    out = pool(torch.zeros(1, dims[2], dims[0], dims[1])).shape  # N, C, H, W
+    assert derive.count(spec).as_dict()["layers"][0]["out"] == f"{out[2]}x{out[3]}x{dims[2]}"

@@ -85,7 +85,9 @@ def _whole(n: int, k: int, stride: int, p: int | None, dilation: int, ceil: bool
     return out - 1 if (out - 1) * stride >= n + p else out
 
 
-def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:
+def _window(n: sp.Expr, k: object, stride: object, pad: object, ceil: bool, kind: str) -> sp.Expr:
+    assert isinstance(k, sp.Expr)
+    assert isinstance(stride, sp.Expr)
     out = window(n, k, stride, pad, ONE, ceil)
     if out.is_positive is False or (out.is_number and out < 1):
         raise ShapeError(
@@ -98,14 +100,33 @@ def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, ki
 def _pool(kind: str) -> Output:
     def output(ctx: Ctx) -> Shape:
         needs_rank(ctx, kind, range(2, 5), _IMAGE)
-        k = ctx["k"]
-        if not isinstance(k, sp.Expr):
+        if not isinstance(ctx["k"], sp.Expr | tuple):
             raise ShapeError(f"{kind} needs a window: write {kind} (k=2)")
-        stride = ctx["stride"] if isinstance(ctx["stride"], sp.Expr) else k
-        dims = tuple(_window(n, k, stride, ctx["pad"], bool(ctx["ceil"]), kind) for n in ctx.shape.spatial)
+        rank = len(ctx.shape.spatial)
+        k = _each(ctx["k"], rank, "k", kind, ctx.shape)
+        stride = k if ctx["stride"] is None else _each(ctx["stride"], rank, "stride", kind, ctx.shape)
+        pad = _each(ctx["pad"], rank, "pad", kind, ctx.shape)
+        ceil = bool(ctx["ceil"])
+        dims = tuple(
+            _window(n, kk, s, p, ceil, kind) for n, kk, s, p in zip(ctx.shape.spatial, k, stride, pad, strict=True)
+        )
         return Shape((*dims, ctx.shape.channels))
 
     return output
+
+
+def _each(value: object, rank: int, name: str, kind: str, shape: Shape) -> tuple[object, ...]:
+    """``value`` for each of ``rank`` spatial dimensions: one value for all (``k=2``, a word
+    such as ``pad=same``), or one per dimension (``k=2x1``)."""
+    if not isinstance(value, tuple):
+        return (value,) * rank
+    if len(value) != rank:
+        raise ShapeError(
+            f"{kind} has {name}={'x'.join(sp.sstr(v) for v in value)} for {len(value)} dimensions, "
+            f"but {shape} has {rank} spatial dimension{'s' if rank != 1 else ''}",
+            hint=f"give {name} one value, or one per spatial dimension",
+        )
+    return value
 
 
 def _adaptive(ctx: Ctx) -> Shape:
@@ -117,10 +138,10 @@ def _adaptive(ctx: Ctx) -> Shape:
 
 
 _POOL_OPTIONS = {
-    "k": Option("size", "the window, k in every spatial dimension"),
-    "stride": Option("size", "the step (default k)"),
+    "k": Option("dims", "the window: k in every spatial dimension, or one per dimension (k=2x1)"),
+    "stride": Option("dims", "the step (default k)"),
     "pad": Option(
-        "size",
+        "dims",
         "padding on each side: N, same (Keras) or valid (none, the default)",
         words=("same", "valid"),
         zero=True,

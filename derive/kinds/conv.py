@@ -171,13 +171,13 @@ def _conv_terms(kind: str) -> Terms:
         k = _kernel(ctx, kind)
         g = ctx["groups"]
         assert isinstance(g, sp.Expr)
-        window = sp.Mul(*k)
+        taps = sp.Mul(*k)
         shown = "×".join(sp.sstr(v) for v in k) or "1"
         inputs = "i/g" if g != 1 else "i"
         found = [
             Term(
                 "weights",
-                window * ctx.i * ctx.h / g if g != 1 else window * ctx.i * ctx.h,
+                taps * ctx.i * ctx.h / g if g != 1 else taps * ctx.i * ctx.h,
                 f"a {shown} kernel from each of {inputs} input channels to each of h outputs",
             )
         ]

@@ -255,3 +255,25 @@ def test_pools_per_dimension_agree_with_torch(
     pool = torch.nn.MaxPool2d(k, stride, padding=pad, ceil_mode=ceil)
     out = pool(torch.zeros(1, dims[2], dims[0], dims[1])).shape  # N, C, H, W
     assert derive.count(spec).as_dict()["layers"][0]["out"] == f"{out[2]}x{out[3]}x{dims[2]}"
+
+
+@pytest.mark.parametrize(
+    ("spec", "k", "stride", "pad", "dilation", "groups"),
+    [
+        ("in 9x10x11x4 -> conv 8 (k=3)", (3, 3, 3), 1, 0, 1, 1),
+        ("in 9x10x11x4 -> conv 8 (k=1x3x5, stride=2, pad=1x0x2, groups=2)", (1, 3, 5), 2, (1, 0, 2), 1, 2),
+        ("in 16x16x16x2 -> conv3d 4 (k=3, dilation=2, pad=1, bias=none)", (3, 3, 3), 1, 1, 2, 1),
+    ],
+)
+def test_3d_convolutions_agree_with_torch(
+    spec: str, k: tuple[int, ...], stride: int, pad: object, dilation: int, groups: int
+) -> None:
+    torch = require("torch")
+    *spatial, channels = (int(d) for d in spec.split()[1].split("x"))
+    size = int(spec.split()[4])
+    with torch.device("meta"):
+        conv = torch.nn.Conv3d(channels, size, k, stride, pad, dilation, groups, bias="bias=none" not in spec)
+        out = conv(torch.empty(1, channels, *spatial)).shape
+    result = derive.count(spec, "pytorch")
+    assert result.total == sum(p.numel() for p in conv.parameters())
+    assert str(result.layers[0].output) == "x".join(str(d) for d in (*out[2:], out[1]))

@@ -187,3 +187,21 @@ def test_the_prelude_scan_splits_definitions_only() -> None:
     assert text[found[1][2] : found[1][3]].strip().startswith("net n (d=2) = {")
     assert parse._statements("block a w = dense w ; in 3 -> a 4") is None  # a part: parsed all at once
     assert parse._statements("block a w = dense w ; block a w = dense 2") is None  # twice: let the parser say so
+
+
+def test_compare_sums_the_causes_over_every_copy() -> None:
+    comparison = derive.compare("in 205 -> lstm 700 x5 -> dense 205", ["keras", "pytorch", "plain"])
+    causes = {(c.convention, c.kind, c.term): c.params for c in comparison.causes}
+    # PyTorch: a second bias vector per gate, 4 · 700 per layer, five layers; plain: no biases
+    assert causes == {
+        ("pytorch", "lstm", "biases"): 5 * 4 * 700,
+        ("plain", "lstm", "biases"): -5 * 4 * 700,
+        ("plain", "dense", "biases"): -205,
+    }
+    # inside blocks and their repeats too: resnet18's 20 convolutions before batch norm
+    blocks = derive.compare("resnet18", ["keras", "pytorch"])
+    (bias,) = [c for c in blocks.causes if c.term == "biases"]
+    model = torchvision_model("resnet18")
+    convs = [m for m in model.modules() if type(m).__name__ == "Conv2d"]
+    assert len(convs) == 20
+    assert bias.params == -sum(m.out_channels for m in convs)

@@ -81,6 +81,9 @@ CONVENTIONS: dict[str, Convention] = {
                 "rnn": _SINGLE,
                 "gru": {"bias": "single", "reset_after": True},
                 "lstm": _SINGLE,
+                # keras.layers.MultiHeadAttention's EinsumDense kernels keep the head axis,
+                # and their LoRA factors it with the input (EinsumDense.enable_lora).
+                "attn": {"lora_layout": "keras"},
                 **_KERAS_CNN,
             },
             aliases=("tensorflow", "tf"),
@@ -103,7 +106,17 @@ CONVENTIONS: dict[str, Convention] = {
             name="plain",
             title="textbook weights only: g·h(i + h), no biases",
             source="the weight-matrix count 4h(i + h) of the LSTM equations",
-            defaults={"dense": _NONE, "rnn": _NONE, "gru": _NONE, "lstm": _NONE, **_PLAIN_CNN},
+            defaults={
+                "dense": _NONE,
+                "rnn": _NONE,
+                "gru": _NONE,
+                "lstm": _NONE,
+                # SPEC §9: plain drops every bias vector; norms keep their gains.
+                "attn": _NONE,
+                "mlp": _NONE,
+                "layernorm": _NONE,
+                **_PLAIN_CNN,
+            },
             aliases=("textbook",),
         ),
         Convention(

@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, common_factor, expanded, short, tidy
+from .algebra import closed_form, common_factor, expanded, merged, short, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
@@ -282,7 +282,7 @@ def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: 
     terms = tuple(t for t in terms if t.category != "buffers")  # reported, not counted
     weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
     parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
-    parts = [part for part in parts if part != 0] or [sp.Integer(0)]
+    parts = merged([part for part in parts if part != 0]) if len(parts) > 1 else parts
     one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
     return sp.Mul(kind.directions, one, evaluate=False) if kind.directions > 1 else one
 
@@ -365,9 +365,12 @@ class _State:
 class _Deriver:
     """Walks a program once, under one convention."""
 
-    def __init__(self, convention: Convention, taken: set[str] | None = None) -> None:
+    def __init__(self, convention: Convention, taken: set[str] | None = None, peft: bool = False) -> None:
         self.state = _State(convention)
         self.renames = placeholders(taken or set())
+        #: Set once the program has a LoRA adapter: every other parameter is then frozen.
+        self.peft = peft
+        self.adapters = False
 
     # -- parts --
 
@@ -391,11 +394,10 @@ class _Deriver:
             label = (
                 call.label if len(call.net.parts) == 1 else _join(call.label, getattr(body, "label", None) or str(n))
             )
-            if isinstance(body, NetCall):
-                for inner in self.net_call(replace(body, label=label), before + len(out)):
-                    out.append(inner)
-                continue
             try:
+                if isinstance(body, NetCall):  # a net whose body calls another (gpt2_xl = gpt2 (...))
+                    out.extend(self.net_call(replace(body, label=label), before + len(out)))
+                    continue
                 result = self.part(
                     body, before + len(out) + 1, label or (body.label if len(call.net.parts) > 1 else None)
                 )
@@ -525,12 +527,21 @@ class _Deriver:
         try:
             out = kind.shape(ctx)
             terms = kind.count(ctx)
-        except ShapeError as error:
-            raise _at(error, layer.spans.get("node", layer.spans.get("kind"))) from None
+        except (ShapeError, InvalidOptionError) as error:
+            at = layer.spans.get(getattr(error, "option", ""))
+            raise _at(error, at or layer.spans.get("node", layer.spans.get("kind"))) from None
         tied = options.get("tied")
         if tied:
             self.check_tie(layer, shape, tied)
-        counts = Counts.of(terms)
+        if any(t.adapter and t.value != 0 for t in terms):
+            self.adapters = True
+        if self.peft:
+            # PEFT's get_peft_model freezes the base model: only the adapters train.
+            counts = (
+                Counts.of([t for t in terms if t.adapter]) + Counts.of([t for t in terms if not t.adapter]).frozen()
+            )
+        else:
+            counts = Counts.of(terms)
         if frozen:
             counts = counts.frozen()
         return Copies(ONE, shape, out, counts, counts, (), terms)
@@ -738,8 +749,17 @@ def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> De
 
 
 def derive_program(program: Program, convention: Convention) -> tuple[PartResult, ...]:
-    """Count every part of ``program`` under ``convention``."""
-    return _Deriver(convention, {s.name for s in program.symbols}).parts(program)
+    """Count every part of ``program`` under ``convention``.
+
+    A program with a LoRA adapter is counted a second time with the base frozen (SPEC §10):
+    which parameters train depends on whether any layer, anywhere, has an adapter.
+    """
+    taken = {s.name for s in program.symbols}
+    deriver = _Deriver(convention, taken)
+    parts = deriver.parts(program)
+    if deriver.adapters:
+        parts = _Deriver(convention, taken, peft=True).parts(program)
+    return parts
 
 
 def placeholders(taken: set[str]) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:

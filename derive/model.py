@@ -25,6 +25,7 @@ from .kinds import KINDS, SHORTHANDS, Kind, kind_named
 from .shapes import (
     INPUT_CHANNELS,
     MAX_LAYERS,
+    NONE,
     ONE,
     RESERVED,
     Shape,
@@ -447,7 +448,8 @@ def resolve_defaults(params: Sequence[Param], given: dict[sp.Symbol, sp.Expr]) -
             needs = {s for s in param.default.free_symbols if s in pending and s != sym}
             if needs:
                 continue
-            bound[sym] = check_size(_subs(param.default, bound), f"option {param.name}", param.span)
+            value = _subs(param.default, bound)
+            bound[sym] = value if value == NONE else check_size(value, f"option {param.name}", param.span)
             del pending[sym]
             progress = True
         if not progress:
@@ -472,8 +474,11 @@ def _check_args(
         if value is None or value is True:
             raise InvalidOptionError(f"option '{key}' of {name} needs a value, as in {key}=4", span)
         word = value.name if isinstance(value, sp.Symbol) else None
+        if word is not None and word.lower() == NONE.name:
+            checked[key] = NONE  # passed on to a layer option that takes it (lora=none)
+            continue
         if word is not None and word.lower() in RESERVED:
-            raise InvalidOptionError(f"option '{key}' of {name} is a size, not the word {word}", span)
+            raise InvalidOptionError(f"option '{key}' of {name} is a size or none, not the word {word}", span)
         checked[key] = as_size(value, f"option {key} of {name}", span)
     missing = [p.name for p in params if p.default is None and p.name not in checked]
     if missing:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -89,8 +89,6 @@ class Scope:
     blocks: dict[str, BlockDef] = field(default_factory=dict)
     nets: dict[str, NetDef] = field(default_factory=dict)
     parent: Scope | None = None
-    #: Definitions not parsed yet (the bundled prelude's): (keyword, name) to their statement.
-    pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
 
     def child(self) -> Scope:
         """A new scope on top of this one."""
@@ -100,10 +98,9 @@ class Scope:
         """The block called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
-            if name not in scope.blocks and ("block", name) in scope.pending:
-                scope.pending.pop(("block", name)).parse(scope)
-            if name in scope.blocks:
-                return scope.blocks[name]
+            found = scope.own_block(name)
+            if found is not None:
+                return found
             scope = scope.parent
         return None
 
@@ -111,25 +108,11 @@ class Scope:
         """The net called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
-            if name not in scope.nets and ("net", name) in scope.pending:
-                scope.pending.pop(("net", name)).parse(scope)
-            if name in scope.nets:
-                return scope.nets[name]
+            found = scope.own_net(name)
+            if found is not None:
+                return found
             scope = scope.parent
         return None
-
-    def names(self) -> tuple[list[str], list[str]]:
-        """Every visible block name and net name, nearest first."""
-        blocks: dict[str, None] = {}
-        nets: dict[str, None] = {}
-        scope: Scope | None = self
-        while scope is not None:
-            blocks.update(dict.fromkeys(scope.blocks))
-            nets.update(dict.fromkeys(scope.nets))
-            blocks.update(dict.fromkeys(name for kind, name in scope.pending if kind == "block"))
-            nets.update(dict.fromkeys(name for kind, name in scope.pending if kind == "net"))
-            scope = scope.parent
-        return list(blocks), list(nets)
 
     def define(self, definition: BlockDef | NetDef) -> None:
         """Add a definition to this scope."""
@@ -137,6 +120,111 @@ class Scope:
             self.blocks[definition.name] = definition
         else:
             self.nets[definition.name] = definition
+
+    def own_block(self, name: str) -> BlockDef | None:
+        """The block called ``name`` defined in this scope itself."""
+        return self.blocks.get(name)
+
+    def own_net(self, name: str) -> NetDef | None:
+        """The net called ``name`` defined in this scope itself."""
+        return self.nets.get(name)
+
+    def own_names(self) -> tuple[list[str], list[str]]:
+        """The names of the blocks and nets defined in this scope itself."""
+        return list(self.blocks), list(self.nets)
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """Every visible block name and net name, nearest first."""
+        blocks: dict[str, None] = {}
+        nets: dict[str, None] = {}
+        scope: Scope | None = self
+        while scope is not None:
+            own_blocks, own_nets = scope.own_names()
+            blocks.update(dict.fromkeys(own_blocks))
+            nets.update(dict.fromkeys(own_nets))
+            scope = scope.parent
+        return list(blocks), list(nets)
+
+
+class _LazyScope(Scope):
+    """A file of definitions, each parsed the first time it is looked up.
+
+    The bundled prelude holds dozens of nets and a program uses a few: parsing them all would
+    cost every command ~100 ms. The text is cut into statements at the top-level ``;`` (outside
+    braces and comments); the name and keyword of each are read off its start. A definition
+    is parsed with the rest of the file blanked out, so that its places (line, column) are
+    those of the file.
+    """
+
+    def __init__(self, text: str, origin: str) -> None:
+        super().__init__()
+        self.text, self.origin = text, origin
+        self.pending: dict[str, tuple[str, int, int]] = {}
+        for start, end in _statements(text):
+            head = _DEFINITION.match(text, start, end)
+            if head is None:  # not a definition: parse now, so that the error is the file's
+                self._load(start, end)
+                continue
+            self.pending.setdefault(head[2], (head[1].lower(), start, end))
+
+    def _load(self, start: int, end: int) -> None:
+        blank = _NOT_NEWLINE.sub(" ", self.text[:start])
+        _parse(blank + self.text[start:end], self, origin=self.origin, definitions_only=True)
+
+    def _take(self, keyword: str, name: str) -> None:
+        found = self.pending.get(name)
+        if found is not None and found[0] == keyword:
+            del self.pending[name]  # first, so that a definition calling itself is not loaded twice
+            self._load(found[1], found[2])
+
+    def own_block(self, name: str) -> BlockDef | None:
+        self._take("block", name)
+        return self.blocks.get(name)
+
+    def own_net(self, name: str) -> NetDef | None:
+        self._take("net", name)
+        return self.nets.get(name)
+
+    def own_names(self) -> tuple[list[str], list[str]]:
+        blocks = [*self.blocks, *(n for n, (k, _, _) in self.pending.items() if k == "block")]
+        nets = [*self.nets, *(n for n, (k, _, _) in self.pending.items() if k == "net")]
+        return blocks, nets
+
+    def load_all(self) -> None:
+        """Parse every definition still pending (for listings)."""
+        for name, (keyword, _, _) in list(self.pending.items()):
+            self._take(keyword, name)
+
+
+#: The start of a definition: its keyword and name.
+_DEFINITION = re.compile(r"\s*(?:#[^\n]*\s*)*(block|net)\s+([A-Za-z_][A-Za-z0-9_']*)", re.I)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _statements(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each top-level statement of ``text``: cut at ``;`` outside braces,
+    brackets and comments."""
+    depth, start, i, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+        elif c == ";" and depth == 0:
+            if text[start:i].strip():
+                yield start, i
+            start = i + 1
+        i += 1
+    if _COMMENTS_ONLY.fullmatch(text, start) is None:
+        yield start, n
+
+
+_COMMENTS_ONLY = re.compile(r"(?:\s|#[^\n]*)*")
 
 
 def prelude_text() -> str:
@@ -146,65 +234,8 @@ def prelude_text() -> str:
 
 @functools.cache
 def prelude() -> Scope:
-    """The bundled prelude's definitions, each parsed on first use.
-
-    A program pays only for the definitions it calls (and those they call): the prelude's
-    statements are found by a scan of its brackets and semicolons, and each is parsed when its
-    name is first looked up, in its place in the file (so spans and lines are the file's).
-    """
-    text = prelude_text()
-    scope = Scope()
-    statements = _statements(text)
-    if statements is None:  # not a plain list of definitions: parse it all now
-        return load(text, origin="prelude", parent=None)
-    for keyword, name, start, end in statements:
-        scope.pending[(keyword, name)] = _Pending(text, start, end, "prelude")
-    return scope
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """One definition of a file, not parsed yet: its text and where it is in the file."""
-
-    text: str
-    start: int
-    end: int
-    origin: str
-
-    def parse(self, scope: Scope) -> None:
-        """Parse the definition into ``scope``, its place in the file kept: the text before it
-        is blanked (line breaks kept), so that spans and line numbers are the file's."""
-        blank = "".join("\n" if c == "\n" else " " for c in self.text[: self.start])
-        _parse(blank + self.text[self.start : self.end], scope, self.origin, definitions_only=True, source=self.text)
-
-
-_DEFINITION = re.compile(r"\s*(block|net)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
-
-
-def _statements(text: str) -> list[tuple[str, str, int, int]] | None:
-    """The definitions of a file (keyword, name, start, end), split at the semicolons outside
-    brackets and comments; ``None`` if a statement is not a block or net definition."""
-    found = []
-    depth, start, comment = 0, 0, False
-    for position, char in enumerate([*text, ";"]):
-        if comment:
-            comment = char != "\n"
-        elif char == "#":
-            comment = True
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == ";" and depth == 0:
-            body = re.sub(r"#[^\n]*", "", text[start:position])
-            if body.strip():
-                match = _DEFINITION.match(body)
-                if match is None:
-                    return None
-                found.append((match[1].lower(), match[2], start, position))
-            start = position + 1
-    names = [(keyword, name) for keyword, name, _, _ in found]
-    return found if len(set(names)) == len(names) else None
+    """The bundled prelude's definitions, each parsed on first use."""
+    return _LazyScope(prelude_text(), origin="prelude")
 
 
 def load(text: str, origin: str = "prelude", parent: Scope | None = None) -> Scope:
@@ -235,9 +266,7 @@ def parse(text: str, prelude_scope: Scope | None = None) -> Program:
     return _parse(text, scope)
 
 
-def _parse(
-    text: str, scope: Scope, origin: str = "", definitions_only: bool = False, source: str | None = None
-) -> Program:
+def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = False) -> Program:
     try:
         _check_limits(text)
         try:
@@ -255,9 +284,9 @@ def _parse(
                 raise error.orig_exc from None
             raise
         assert isinstance(raw, _Program)
-        return _Resolver(source or text, scope, origin).program(raw, definitions_only)
+        return _Resolver(text, scope, origin).program(raw, definitions_only)
     except DeriveError as error:
-        raise error.with_source(source or text) from None
+        raise error.with_source(text) from None
 
 
 def _check_limits(text: str) -> None:
@@ -748,6 +777,8 @@ class _Resolver:
     def size(self, located: _Located, what: str) -> sp.Expr:
         """A size as written, checked against the names a definition's body may use."""
         value = located.value
+        if what == "a default" and value == shapes.NONE:
+            return value  # `lora=none`: passed on to a layer option that takes the word
         names = {s.name for s in value.free_symbols if isinstance(s, sp.Symbol)}
         if INPUT_CHANNELS.name in names and self.allowed is None:
             raise InvalidSizeError(
@@ -913,9 +944,13 @@ class _Resolver:
             key = _option_name(option)
             if key in args:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
-            if isinstance(option.value, _Dims):
-                raise _one_size(key, option.value)
-            args[key] = None if option.value is None else self.size(option.value, f"option {key}")
+            value = option.value
+            if isinstance(value, _Dims):
+                raise _one_size(key, value)
+            if value is not None and value.value == shapes.NONE:
+                args[key] = shapes.NONE  # passed on to a layer option that takes the word
+            else:
+                args[key] = None if value is None else self.size(value, f"option {key}")
             spans[key] = option.span
         return args, spans
 

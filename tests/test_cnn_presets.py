@@ -169,24 +169,12 @@ def test_the_prelude_is_parsed_as_needed() -> None:
     # A program pays for the prelude definitions it calls, and those they call, only.
     parse = importlib.import_module("derive.parse")
     scope = parse.prelude.__wrapped__()  # a fresh prelude scope, nothing parsed yet
-    assert ("net", "resnet50") in scope.pending
+    assert {"resnet50", "bottleneck", "densenet121", "dense_layer"} <= set(scope.pending)
     program = parse.parse("resnet50", scope)
     assert derive.count(program, "pytorch").total == torch_counts(torchvision_model("resnet50"))[0]
-    assert ("net", "resnet50") not in scope.pending
-    assert ("block", "bottleneck") not in scope.pending
-    assert ("net", "densenet121") in scope.pending
-    assert ("block", "dense_layer") in scope.pending
-    assert scope.net("resnet50") is scope.net("resnet50")  # parsed once
-
-
-def test_the_prelude_scan_splits_definitions_only() -> None:
-    parse = importlib.import_module("derive.parse")
-    text = "# a; comment\nblock a w = dense w ;\nnet n (d=2) = { x: in 3 -> a d ; y: in 4 -> a d } ;\nNET m = n"
-    found = parse._statements(text)
-    assert [(keyword, name) for keyword, name, _, _ in found] == [("block", "a"), ("net", "n"), ("net", "m")]
-    assert text[found[1][2] : found[1][3]].strip().startswith("net n (d=2) = {")
-    assert parse._statements("block a w = dense w ; in 3 -> a 4") is None  # a part: parsed all at once
-    assert parse._statements("block a w = dense w ; block a w = dense 2") is None  # twice: let the parser say so
+    assert "resnet50" not in scope.pending
+    assert "bottleneck" not in scope.pending
+    assert {"densenet121", "dense_layer"} <= set(scope.pending)
 
 
 def test_compare_sums_the_causes_over_every_copy() -> None:

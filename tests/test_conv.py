@@ -277,3 +277,10 @@ def test_3d_convolutions_agree_with_torch(
     result = derive.count(spec, "pytorch")
     assert result.total == sum(p.numel() for p in conv.parameters())
     assert str(result.layers[0].output) == "x".join(str(d) for d in (*out[2:], out[1]))
+
+
+def test_explain_does_not_call_statistics_frozen() -> None:
+    assert "   non-trainable: 32\n" in derive.count("in 8x8x16 -> bn", "keras").explain()  # 2 · 16
+    assert "non-trainable (frozen): 64" in derive.count("in 8x8x16 -> bn (frozen)", "keras").explain()
+    assert "   non-trainable: 32\n" in derive.count("in 8x8x16 -> bn (affine=false)", "keras").explain()
+    assert "non-trainable (frozen): 8" in derive.count("in 3 -> [dense 2] (frozen)", "keras").explain()

@@ -166,13 +166,18 @@ def _bias_why(ctx: Ctx) -> str:
     return "one bias per output channel"
 
 
+def _kernel_text(k: tuple[sp.Expr, ...]) -> str:
+    """``3×3``: numbers without SymPy's printer (a DenseNet has 120 convolutions to describe)."""
+    return "×".join(str(int(v)) if v.is_Integer else sp.sstr(v) for v in k) or "1"
+
+
 def _conv_terms(kind: str) -> Terms:
     def terms(ctx: Ctx) -> tuple[Term, ...]:
         k = _kernel(ctx, kind)
         g = ctx["groups"]
         assert isinstance(g, sp.Expr)
         taps = sp.Mul(*k)
-        shown = "×".join(sp.sstr(v) for v in k) or "1"
+        shown = _kernel_text(k)
         inputs = "i/g" if g != 1 else "i"
         found = [
             Term(
@@ -192,7 +197,7 @@ def _dwconv_terms(ctx: Ctx) -> tuple[Term, ...]:
     k = _kernel(ctx, "dwconv")
     m = ctx["mult"]
     assert isinstance(m, sp.Expr)
-    shown = "×".join(sp.sstr(v) for v in k) or "1"
+    shown = _kernel_text(k)
     found = [Term("weights", sp.Mul(*k) * ctx.i * m, f"m {shown} kernels on each of the i input channels, alone")]
     if _bias(ctx):
         found.append(Term("biases", ctx.i * m, "one bias per output channel (i·m)"))

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import pytest
+import sympy as sp
 from oracles import require
 from test_corpus import network_rows
 
@@ -193,3 +194,28 @@ def test_compare_sums_the_causes_over_every_copy() -> None:
     convs = [m for m in model.modules() if type(m).__name__ == "Conv2d"]
     assert len(convs) == 20
     assert bias.params == -sum(m.out_channels for m in convs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "model"),
+    [
+        ("resnet_basic", "resnet18"),
+        ("resnet_basic (b1=3, b2=4, b3=6, b4=3)", "resnet34"),
+        ("resnet", "resnet50"),
+        ("resnet (b3=23)", "resnet101"),
+        ("resnet (b2=8, b3=36)", "resnet152"),
+    ],
+)
+def test_resnets_of_any_depth(spec: str, model: str) -> None:
+    params, stats = torch_counts(torchvision_model(model))
+    result = derive.count(spec, "pytorch")
+    assert (result.total, result.buffers) == (params, stats)
+
+
+def test_a_symbolic_depth_is_a_closed_form() -> None:
+    # ResNet-101 is ResNet-50 with 17 more bottlenecks of 256 in stage 3: each adds the same
+    result = derive.count("resnet (b3=n)", "pytorch")
+    (n,) = result.symbols
+    fifty, hundred = (torch_counts(torchvision_model(m))[0] for m in ("resnet50", "resnet101"))
+    assert result.subs(n=6).total == fifty
+    assert sp.expand(result.total).coeff(n) == (hundred - fifty) // 17

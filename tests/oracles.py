@@ -29,7 +29,7 @@ import importlib
 import math
 import operator
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
 from typing import Any, NoReturn
 
@@ -566,6 +566,8 @@ class CnnCount:
     non_trainable: int
     buffers: int
     shapes: tuple[str, ...]
+    #: The torch model itself (``torch_cnn``), to run under FlopCounterMode.
+    model: Any = field(default=None, compare=False)
 
 
 def _shape_text(dims: Any) -> str:
@@ -576,8 +578,9 @@ def _per_dim(value: Any, rank: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, tuple) else (int(value),) * rank
 
 
-def torch_cnn(net: cnn_programs.Net) -> CnnCount:
-    """``net`` as torch modules (Conv{1,2}d, BatchNorm{1,2}d, MaxPool/AvgPool, Linear, ...)."""
+def torch_cnn(net: cnn_programs.Net, device: str = "meta") -> CnnCount:
+    """``net`` as torch modules (Conv{1,2}d, BatchNorm{1,2}d, MaxPool/AvgPool, Linear, ...),
+    on the meta device (no memory for weights) unless ``device`` says another."""
     torch = require("torch")
     nn = torch.nn
     Chain, _, Branches = _torch_nodes(torch)
@@ -664,7 +667,7 @@ def torch_cnn(net: cnn_programs.Net) -> CnnCount:
         return module, module(x)
 
     modules, shapes = [], []
-    with torch.device("meta"):
+    with torch.device(device):
         *spatial, channels = net.dims
         x = torch.empty(1, channels, *spatial)
         for element in net.chain:
@@ -675,7 +678,7 @@ def torch_cnn(net: cnn_programs.Net) -> CnnCount:
     model = Chain(modules)
     total = sum(p.numel() for p in model.parameters())
     stats = sum(b.numel() for name, b in model.named_buffers() if name.rsplit(".", 1)[-1].startswith("running_"))
-    return CnnCount(total, total, 0, stats, tuple(shapes))
+    return CnnCount(total, total, 0, stats, tuple(shapes), model)
 
 
 def keras_cnn(net: cnn_programs.Net) -> CnnCount:

@@ -72,6 +72,23 @@ def test_a_cnn_stack_counts_from_its_shapes() -> None:
     assert derive.count("in 4 x 4 x 2 -> flatten -> dense 3").flops() == 2 * 32 * 3
 
 
+CONV_FLOPS = [
+    # 8x8 -> 4x4 (k=3, stride 2, pad 1): 16 output positions × 4 channels × 3·3·3 taps
+    ("in 8 x 8 x 3 -> conv 4 (k=3, stride=2, pad=1)", 2 * 16 * 4 * 27),
+    # groups=2: each output sees 4/2 channels; valid 6x6 -> 4x4
+    ("in 6 x 6 x 4 -> conv 6 (k=3, groups=2)", 2 * 16 * 6 * 9 * 2),
+    # depthwise, mult 2: 8 outputs, one 3x3 kernel each on its own channel; pad=same keeps 5x5
+    ("in 5 x 5 x 4 -> dwconv (k=3, pad=same, mult=2)", 2 * 25 * 8 * 9),
+    # 1-D: 10 -> 8 positions; batch norm and pools are not counted; then a dense head once
+    ("in 10 x 3 -> conv 5 (k=3) -> bn -> maxpool (k=2) -> flatten -> dense 2", 2 * (8 * 5 * 9 + 20 * 2)),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), CONV_FLOPS)
+def test_convolution_flops_come_from_the_output_shape(spec: str, expected: int) -> None:
+    assert derive.count(spec).flops() == expected
+
+
 def test_memory_of_a_decoder() -> None:
     # Llama 2 70B in bf16: 2 bytes per weight; its KV cache holds, per position, 80 layers ×
     # 8 key/value heads × 128 × (key and value) values of 2 bytes.

@@ -28,10 +28,12 @@ the module so that the products are visible:
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import cnn_programs
 import oracles
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -541,3 +543,42 @@ def test_gpt2_with_sdpa_misses_the_attention_products(
     assert built.config._attn_implementation == "sdpa"
     found = counted(torch_module, lambda: built(torch_module.randint(0, 40, (B, T))))
     assert found == flops(_call("gpt2", values), T=T, B=B) - 2 * B * 2 * 2 * T * T * (4 + 4)
+
+
+# --- convolutions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_convolutional_nets(torch_module: ModuleType, seed: int) -> None:
+    """tests/cnn_programs.py's random nets (1-D and 2-D convolutions with strides, padding,
+    dilation and groups, depthwise convolutions, batch norm, pools, residuals, concatenations,
+    dense heads) built as torch modules with real weights, run on a batch of B: a convolution
+    costs Πk·(i/g)·c multiply-accumulates at each output position, as FlopCounterMode's
+    conv_flop_count counts; batch norm and pools nothing."""
+    net = cnn_programs.draw(seed)
+    batch = random.Random(seed).randint(1, 3)
+    model = oracles.torch_cnn(net, device="cpu").model.eval()
+    *spatial, channels = net.dims
+    x = torch_module.randn(batch, channels, *spatial)
+    assert flops(net.text(), B=batch) == counted(torch_module, lambda: model(x)), net.text()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (32, 48)])
+def test_torchvision_cnns(torch_module: ModuleType, name: str, height: int, width: int) -> None:
+    """torchvision's models (weights=None, real random weights) on a small image: the
+    preset's FLOPs with H and W given. Their classifier is a product too (2·512·1000)."""
+    torchvision = oracles.require("torchvision")
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    x = torch_module.randn(2, 3, height, width)
+    assert flops(f"{name} (H={height}, W={width})", B=2) == counted(torch_module, lambda: model(x))
+
+
+def test_resnet18_in_symbols(torch_module: ModuleType) -> None:
+    """resnet18 with H and W free: the closed form (ceilings of H/2 ... H/32), bound to a size
+    torchvision runs, is its count."""
+    torchvision = oracles.require("torchvision")
+    general = derive.count("resnet18 (H=H, W=W)", "pytorch")
+    model = torchvision.models.resnet18(weights=None).eval()
+    x = torch_module.randn(1, 3, 40, 72)
+    assert general.subs(H=40, W=72).flops() == counted(torch_module, lambda: model(x))

@@ -313,6 +313,29 @@ class Session:
             return self._dumps(shown.compute_dict(result, None, False, memory))
         return "\n".join(shown.memory_lines(memory))
 
+    def _plot(self, rest: str) -> str:
+        """``:plot FILE [flops|macs|memory] [NAME=A..B]``: the picture ``--plot`` draws."""
+        from .render import plot
+
+        path, *words = rest.split()
+        measures = [w for w in words if w in ("flops", "macs", "memory")]
+        ranges = [w for w in words if "=" in w]
+        wrong = [w for w in words if w not in measures and w not in ranges]
+        if wrong or len(measures) > 1 or len(ranges) > 1:
+            raise CommandError(
+                f":plot takes a file, one of flops, macs or memory, and a range, not '{_shown(' '.join(words))}'",
+                hint="write :plot FILE.svg [flops|macs|memory] [NAME=A..B]",
+            )
+        what = measures[0] if measures else "params"
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        if ranges:
+            name, low, high = plot.parse_range(ranges[0])
+            plot.scaling_plot(result, path, name, low, high, what)
+        else:
+            plot.breakdown_plot(result, path, what)
+        return self._dumps({"picture": path}) if self.json else f"picture: {path}"
+
     def _markdown(self, rest: str) -> str:
         markdown = self._count(self._last()).markdown()
         return self._dumps({"markdown": markdown}) if self.json else markdown
@@ -456,6 +479,14 @@ _COMMANDS = (
         example=":memory bf16 adam",
     ),
     Command(
+        ":plot FILE [WHAT] [N=A..B]",
+        "draw where the last spec's parameters (WHAT: flops, macs, memory) go, or N from A to B",
+        Session._plot,
+        words=(1, 3),
+        takes="a file, a measure and a range",
+        example=":plot gpt2.svg flops",
+    ),
+    Command(
         ":depth [N]",
         "show the insides of blocks N levels deep in tables (0: one row a block)",
         Session._depth,
@@ -539,7 +570,11 @@ _INSTEAD = {
     "memory": ":memory [DTYPE] [OPTIMIZER] after a spec",
     "dtype": ":memory DTYPE after a spec",
     "optimizer": ":memory DTYPE OPTIMIZER after a spec",
+    "plot": ":plot FILE after a spec",
+    "plot_range": ":plot FILE NAME=A..B after a spec",
 }
+#: Flags whose option name is not the flag's.
+_FLAGS = {"plot_range": "--range"}
 
 
 def session_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Session:
@@ -548,7 +583,7 @@ def session_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     :class:`CommandError` that says what to type in the REPL instead."""
     for name, value in vars(args).items():
         if name not in _HONOURED and value != parser.get_default(name):
-            flag = "--" + name.replace("_", "-")
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
             instead = _INSTEAD.get(name)
             hint = f"in the REPL, type {instead}" if instead else "the REPL takes --convention, --set, --json, --debug"
             raise CommandError(f"{flag} does not apply to the REPL", hint=hint)

@@ -15,7 +15,9 @@ import oracles
 import pytest
 
 import derive
+import derive.cli
 from conftest import ROOT, run_cli
+from derive import repl
 from derive.render import plot
 
 SEQ = "in 100 -> embed 8 -> lstm 16 -> layernorm -> dense 100"
@@ -169,3 +171,27 @@ def test_the_pictures_in_the_docs_are_what_their_commands_draw(matplotlib: Modul
         assert run.status == 0, run.err
         drawn = (tmp_path / Path(picture).name).read_text(encoding="utf-8")
         assert _labels(drawn) == _labels((ROOT / picture).read_text(encoding="utf-8"))
+
+
+def test_the_repl_draws_the_last_spec(matplotlib: ModuleType, tmp_path: Path) -> None:
+    session = repl.Session()
+    session.handle("in 100 -> embed 8 -> lstm 16 -> dense 100")
+    session.handle(":set T=10")
+    path = tmp_path / "repl.svg"
+    assert session.handle(f":plot {path} flops") == f"picture: {path}"
+    assert all(label in path.read_text(encoding="utf-8") for label in ("recurrent", "dense", "FLOPs, forward"))
+    session.handle("gpt2 (d=d, L=2)")
+    scaling = tmp_path / "scaling.svg"
+    assert session.handle(f":plot {scaling} d=64..128") == f"picture: {scaling}"
+    assert "24*d**2 + 51309*d" in scaling.read_text(encoding="utf-8")  # 2·(12·d² + 13·d) + 51283·d
+    assert "takes a file, one of flops, macs or memory" in session.handle(f":plot {path} watts")
+    assert not (tmp_path / "x.svg").exists()
+
+
+@pytest.mark.parametrize(("flag", "instead"), [("--plot", ":plot FILE"), ("--range", ":plot FILE NAME=A..B")])
+def test_the_repl_says_what_to_type_instead_of_the_flags(flag: str, instead: str) -> None:
+    parser = derive.cli.build_parser()
+    args = parser.parse_args(["repl", flag, "x.svg" if flag == "--plot" else "d=1..2"])
+    with pytest.raises(derive.DeriveError, match=f"{flag} does not apply to the REPL") as error:
+        repl.session_from_args(args, parser)
+    assert instead in str(error.value.hint)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -433,6 +433,36 @@ class Definitions:
         text = found.source[span.start : span.end] if span is not None and found.source else found.dsl()
         where = found.origin or "the program"
         return f"# {where}, line {span.line if span else '?'}\n{text}"
+
+
+def presets_on(
+    result: Result, symbol: str, low: int, high: int, measure: Callable[[Result], sp.Expr]
+) -> list[tuple[str, int, sp.Expr]]:
+    """The bundled nets that lie on ``measure(result)`` as a curve in ``symbol``: those whose
+    option ``symbol`` defaults to a whole number from ``low`` to ``high`` and whose own
+    measure (counted under the same convention, with the same T and B) is the curve's there.
+    ``(name, value, measure)``, in the prelude's order: the presets that ``--plot --range``
+    marks (``gpt2 (d=d, L=24)`` passes through ``gpt2_medium`` at d = 1024)."""
+    curve = measure(result)
+    at = {str(s): s for s in curve.free_symbols}.get(symbol)
+    if at is None:
+        return []
+    sizes = {k: v for k, v in result.bindings.items() if k in COMPUTE_SYMBOLS}
+    scope = prelude()
+    found = []
+    for name in scope.names()[1]:
+        net = scope.net(name)
+        if net is None or any(p.default is None for p in net.params):
+            continue
+        value = next((p.default for p in net.params if p.name == symbol), None)
+        if value is None or not value.is_Integer or not low <= int(value) <= high:
+            continue
+        other = count(name, result.convention.name)
+        other = other.subs(**sizes) if sizes else other
+        figure = measure(other)
+        if figure.is_number and figure == curve.xreplace({at: value}):
+            found.append((name, int(value), figure))
+    return found
 
 
 def definitions(prelude_file: str | Path | Scope | None = None) -> Definitions:

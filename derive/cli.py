@@ -215,12 +215,14 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
 
 def _plot(result: Result, args: argparse.Namespace, unit: str | None) -> None:
     """``--plot FILE``: the breakdown by part and kind, or with ``--range`` the closed form."""
+    from .api import presets_on
     from .render import plot
 
     what = unit or ("memory" if args.memory else "params")
     if args.plot_range:
         name, low, high = plot.parse_range(args.plot_range)
-        plot.scaling_plot(result, args.plot, name, low, high, what, args.dtype, args.optimizer)
+        marks = presets_on(result, name, low, high, plot.measure(what, args.dtype, args.optimizer))
+        plot.scaling_plot(result, args.plot, name, low, high, what, args.dtype, args.optimizer, marks=marks)
     else:
         plot.breakdown_plot(result, args.plot, what, args.dtype, args.optimizer)
 

@@ -330,8 +330,11 @@ class Session:
         result = self._count(self._last())
         result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
         if ranges:
+            from .api import presets_on
+
             name, low, high = plot.parse_range(ranges[0])
-            plot.scaling_plot(result, path, name, low, high, what)
+            marks = presets_on(result, name, low, high, plot.measure(what))
+            plot.scaling_plot(result, path, name, low, high, what, marks=marks)
         else:
             plot.breakdown_plot(result, path, what)
         return self._dumps({"picture": path}) if self.json else f"picture: {path}"

@@ -15,6 +15,7 @@ import oracles
 import pytest
 
 import derive
+import derive.api
 import derive.cli
 from conftest import ROOT, run_cli
 from derive import repl
@@ -195,3 +196,23 @@ def test_the_repl_says_what_to_type_instead_of_the_flags(flag: str, instead: str
     with pytest.raises(derive.DeriveError, match=f"{flag} does not apply to the REPL") as error:
         repl.session_from_args(args, parser)
     assert instead in str(error.value.hint)
+
+
+def test_the_presets_on_a_curve() -> None:
+    """gpt2 (d=d, L=24) passes through gpt2_medium (d = 1024, 24 layers, GPT-2's vocabulary
+    and context), not through gpt2 (12 layers)."""
+    result = derive.count("gpt2 (d=d, L=24)", "pytorch")
+    found = derive.api.presets_on(result, "d", 256, 4096, plot.measure("params"))
+    names = [name for name, _, _ in found]
+    assert "gpt2_medium" in names
+    assert "gpt2" not in names
+    assert ("gpt2_medium", 1024, 354_823_168) in found  # Hugging Face's gpt2-medium
+    flops = derive.api.presets_on(result.subs(T=64), "d", 256, 4096, plot.measure("flops"))
+    assert [name for name, _, _ in flops if name == "gpt2_medium"] == ["gpt2_medium"]
+    assert derive.api.presets_on(result, "d", 2000, 4096, plot.measure("params")) == []
+
+
+def test_range_marks_the_presets(matplotlib: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "marks.svg"
+    assert run_cli("gpt2 (d=d, L=24)", "--plot", str(path), "--range", "d=512..2048").status == 0
+    assert "gpt2_medium" in path.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ same SVG file byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,9 +258,11 @@ def scaling_plot(
     dtype: str = "fp32",
     optimizer: str = "none",
     points: int = 64,
+    marks: Sequence[tuple[str, int, sp.Expr]] = (),
 ) -> Path:
     """Draw the closed form of ``what`` over ``symbol`` = ``low``..``high`` (whole numbers, at
-    most ``points`` of them, evenly spread), every other symbol bound."""
+    most ``points`` of them, evenly spread), every other symbol bound; ``marks`` are named
+    points on it (the presets it passes through)."""
     figure_class = _pyplot_free()
     path = _check_path(path)
     expr = _measure(result, what, dtype, optimizer)
@@ -280,6 +282,9 @@ def scaling_plot(
     figure = figure_class(figsize=(7, 4), layout="constrained")
     axes = figure.add_subplot()
     axes.plot(xs, ys, color=COLOURS["attention"], linewidth=2)
+    for name, x, y in marks:
+        axes.plot([x], [float(y)], "o", color=COLOURS["dense"], markersize=5)
+        axes.annotate(name, (x, float(y)), textcoords="offset points", xytext=(-6, 6), ha="right", fontsize=8)
     formula = sstr(expr)
     axes.set_title(_title(result), fontsize=10, loc="left")
     axes.text(
@@ -301,13 +306,18 @@ def scaling_plot(
 
 
 def _measure(result: Computed, what: str, dtype: str, optimizer: str) -> sp.Expr:
+    return measure(what, dtype, optimizer)(result)
+
+
+def measure(what: str, dtype: str = "fp32", optimizer: str = "none") -> Callable[[Computed], sp.Expr]:
+    """How to read ``what`` (params, flops, macs or memory) off a result, T and B bound by it."""
     if what == "flops":
-        return result.flops()
+        return lambda result: result.flops()
     if what == "macs":
-        return result.macs()
+        return lambda result: result.macs()
     if what == "memory":
-        return result.memory(dtype, optimizer).total
-    return result.total
+        return lambda result: result.memory(dtype, optimizer).total
+    return lambda result: result.total
 
 
 __all__ = [
@@ -315,6 +325,7 @@ __all__ = [
     "MissingExtraError",
     "breakdown_plot",
     "category",
+    "measure",
     "parse_range",
     "scaling_plot",
     "shares",

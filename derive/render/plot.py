@@ -176,7 +176,7 @@ def _human(value: float, what: str) -> str:
 def _save(figure: Any, path: Path) -> None:
     import matplotlib
 
-    settings = {"svg.hashsalt": "derive", "svg.fonttype": "none", "path.simplify": True}
+    settings: dict[Any, Any] = {"svg.hashsalt": "derive", "svg.fonttype": "none", "path.simplify": True}
     with matplotlib.rc_context(settings):
         if path.suffix.lower() == ".svg":
             figure.savefig(path, format="svg", metadata={"Date": None})

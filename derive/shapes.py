@@ -30,6 +30,10 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Words that are option values, never size symbols (``proj=none`` is a mistake, not a symbol).
 RESERVED = frozenset({"none", "true", "false", "single", "double", "all", "same", "valid"})
 
+#: The sequence length and the batch of the compute formulas (derive/compute.py): ``where``
+#: and ``--set`` may bind them whether the program's sizes use them or not.
+COMPUTE_NAMES = frozenset({"T", "B"})
+
 #: ``none`` given to a block or net option: passed on to a layer option that takes the word
 #: (``lora=lora`` with ``lora=none``); anywhere a size is needed it is refused.
 NONE = sp.Symbol("none", integer=True, positive=True)

@@ -747,7 +747,8 @@ def test_an_unknown_category(tmp_path: Path, name: str, text: str, line: int, co
     if "did you mean" in words:
         assert (
             err.splitlines()[-1]
-            == "  = a category is total, trainable, non_trainable, buffers, non_embedding (the default: total)"
+            == "  = a category is total, trainable, non_trainable, buffers, non_embedding, flops, macs"
+            " (the default: total)"
         )
 
 

@@ -3,6 +3,8 @@ FlopCounterMode oracles are in tests/test_compute_oracles.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sympy as sp
 
@@ -156,3 +158,23 @@ def test_cli_refuses_what_does_not_go_together() -> None:
     run = run_cli("in 10 -> dense 5", "--memory", "--dtype", "fp8")
     assert run.status == 2
     assert run.err.startswith("error: unknown data type 'fp8'")
+
+
+def test_check_holds_published_flops_and_macs(tmp_path: Path) -> None:
+    # GPT-2 at T = 1024: 24·L·T·d² + 4·L·T²·d + 2·T·d·V with L = 12, d = 768, V = 50257.
+    gpt2 = 24 * 12 * 1024 * 768**2 + 4 * 12 * 1024**2 * 768 + 2 * 1024 * 768 * 50257
+    table = tmp_path / "flops.tsv"
+    table.write_text(
+        "spec\tconvention\texact\tstated\tsource\tcategory\n"
+        f"gpt2 where T = 1024\tpytorch\t{gpt2}\t292G\tGPT-2 at 1024 tokens\tflops\n"
+        f"gpt2 where T = 1024\tpytorch\t\t{gpt2 // 2 / 1e9:.1f}G\tthe same, as MACs\tmacs\n"
+        "in 10 -> dense 5\tkeras\t\t1G\twrong on purpose\tflops\n",
+        encoding="utf-8",
+    )
+    run = run_cli("check", str(table), "--json")
+    assert [case["status"] for case in run.json["cases"]] == ["holds", "holds", "disagrees"]
+    assert run.json["cases"][0]["derive"] == gpt2
+
+
+def test_where_binds_t_in_a_program_that_does_not_use_it() -> None:
+    assert derive.count("in 100 -> embed 8 -> lstm 16 where T = 10").flops() == 2 * 10 * 4 * 16 * 24

@@ -1,7 +1,7 @@
 """Stated figures: a parameter count as a paper prints it, and the rule that holds a count to it.
 
 A figure is read with the precision it was printed with: the number of decimals written, at
-the scale of its suffix (k, M, B, T, or thousand, million, billion, trillion). It holds when
+the scale of its suffix (k, M, B or G, T, or thousand, million, billion, trillion). It holds when
 the exact count, rounded half up to that precision, equals it. 21,252,205 holds for ``21.3M``
 and ``21M``, not for ``21.2M``; a figure without a suffix is exact, so ``164,106`` must equal
 the count. The arithmetic is exact (:class:`~decimal.Decimal`, never floats):
@@ -33,7 +33,7 @@ class StatedFigureError(DeriveError, ValueError):
 
 
 #: Powers of ten of the suffixes: a letter in either case, or a word in any case.
-_LETTERS = {"k": 3, "m": 6, "b": 9, "t": 12}
+_LETTERS = {"k": 3, "m": 6, "b": 9, "g": 9, "t": 12}  # g: giga, as FLOPs are printed (4.1G)
 _WORDS = {"thousand": 3, "million": 6, "mn": 6, "billion": 9, "bn": 9, "trillion": 12}
 #: Words and signs that say a figure is rounded (\u223c is the tilde operator of LaTeX's \sim).
 #: They are allowed and change nothing: the precision is the one printed.

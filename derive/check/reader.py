@@ -34,8 +34,9 @@ __all__ = [
 
 #: The columns of a tab-separated table, in order (the last is optional), and the keys of a TOML case.
 COLUMNS = ("spec", "convention", "exact", "stated", "source", "category")
-#: What a row may check: the total, or one category of parameters (SPEC §10).
-CATEGORIES = ("total", "trainable", "non_trainable", "buffers", "non_embedding")
+#: What a row may check: the total, one category of parameters (SPEC §10), or the forward
+#: FLOPs or multiply-accumulates (SPEC §11; the spec binds T with `where` where it needs it).
+CATEGORIES = ("total", "trainable", "non_trainable", "buffers", "non_embedding", "flops", "macs")
 #: The largest file read, so that a device or a runaway file cannot be read for ever.
 MAX_BYTES = 100_000_000
 #: Brackets nested deeper than this in a TOML file are reported as nested too deeply.

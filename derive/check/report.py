@@ -112,7 +112,10 @@ def _outcome(case: Case, counted: Result | DeriveError) -> Outcome:
 
 
 def _category(result: Result, category: str) -> Any:
-    """The count of ``category`` in ``result`` (SPEC §10): a property of the result."""
+    """The count of ``category`` in ``result`` (SPEC §10): a property of the result, or its
+    FLOPs or multiply-accumulates (SPEC §11)."""
+    if category in ("flops", "macs"):
+        return getattr(result, category)()
     return getattr(result, category)
 
 

@@ -302,23 +302,26 @@ class Result:
 
         return text(self, depth, compute)
 
-    def latex(self, standalone: bool = False) -> str:
-        """The derivation as an amsmath ``align*`` block, or a whole document (``standalone``)."""
+    def latex(self, standalone: bool = False, extra: tuple[str, ...] = ()) -> str:
+        """The derivation as an amsmath ``align*`` block (with ``extra`` lines after the total,
+        such as the FLOPs), or a whole document (``standalone``)."""
         from . import render
 
-        return render.standalone(self) if standalone else render.latex(self)
+        return render.standalone(self) if standalone else render.latex(self, extra)
 
-    def markdown(self) -> str:
-        """The table and total as GitHub Markdown."""
+    def markdown(self, compute: str | None = None) -> str:
+        """The table and total as GitHub Markdown; ``compute`` (``"flops"`` or ``"macs"``)
+        adds that column."""
         from .render import markdown
 
-        return markdown(self)
+        return markdown(self, compute)
 
-    def explain(self) -> str:
-        """Each layer's count term by term, naming where each term comes from."""
+    def explain(self, compute: str | None = None) -> str:
+        """Each layer's count term by term, naming where each term comes from; ``compute``
+        (``"flops"`` or ``"macs"``) adds each layer's."""
         from .render import explain
 
-        return explain(self)
+        return explain(self, compute)
 
     def explain_dict(self) -> dict[str, Any]:
         """The JSON form of :meth:`explain`: :meth:`as_dict` with each copy's terms."""

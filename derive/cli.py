@@ -199,9 +199,11 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     result = count(spec, args.convention, prelude=args.scope)
     sizes = _sizes(args, (s.name for s in result.symbols), strict, used)
     result = result.subs(**sizes) if sizes else result
-    if args.explain:
-        return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
     unit = "flops" if args.flops else "macs" if args.macs else None
+    if args.explain and not args.json:
+        return result.explain(unit)
+    if args.explain:
+        return json.dumps(result.explain_dict(), ensure_ascii=False)
     if unit or args.memory or args.plot:
         return _compute(result, args, unit)
     if args.json:
@@ -237,6 +239,10 @@ def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
     memory = result.memory(args.dtype, args.optimizer) if args.memory else None
     if args.json:
         return json.dumps({**result.as_dict(), **shown.compute_dict(result, unit, args.train, memory)})
+    if args.latex and unit:
+        return result.latex(standalone=args.standalone, extra=tuple(shown.latex_lines(result, unit, args.train)))
+    if args.markdown and unit:
+        return "\n".join([result.markdown(unit), *shown.markdown_lines(result, unit, args.train)])
     lines = [result.text(args.depth, unit)]
     if unit:
         lines.extend(shown.lines(result, unit, args.train))
@@ -483,8 +489,12 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--plot draws one measure: --flops, --macs or --memory")
     if (args.dtype != "fp32" or args.optimizer != "none") and not args.memory:
         parser.error("--dtype and --optimizer go with --memory")
-    if (args.flops or args.macs or args.memory) and (args.latex or args.markdown or args.explain):
-        parser.error("--flops, --macs and --memory print text or --json")
+    if args.memory and (args.latex or args.markdown or args.explain):
+        parser.error("--memory prints text or --json")
+    if (args.flops or args.macs) and args.explain and args.json:
+        parser.error("--explain --json gives the terms; --flops --json gives the FLOPs of every layer")
+    if (args.flops or args.macs) and args.standalone:
+        parser.error("--flops and --macs go with --latex, not --standalone")
     if (args.flops or args.macs or args.memory) and (args.budget or args.match or args.leading or args.compare):
         parser.error("--flops, --macs and --memory go with a count, not --budget, --match, --leading or --compare")
     if (args.budget or args.match or args.leading) and args.markdown:

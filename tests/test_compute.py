@@ -154,7 +154,8 @@ def test_cli_json_has_flops_train_and_memory() -> None:
 def test_cli_refuses_what_does_not_go_together() -> None:
     assert run_cli("in 10 -> dense 5", "--train").status == 2
     assert run_cli("in 10 -> dense 5", "--dtype", "bf16").status == 2
-    assert run_cli("in 10 -> dense 5", "--flops", "--latex").status == 2
+    assert run_cli("in 10 -> dense 5", "--flops", "--latex", "--standalone").status == 2
+    assert run_cli("in 10 -> dense 5", "--memory", "--markdown").status == 2
     run = run_cli("in 10 -> dense 5", "--memory", "--dtype", "fp8")
     assert run.status == 2
     assert run.err.startswith("error: unknown data type 'fp8'")
@@ -178,3 +179,18 @@ def test_check_holds_published_flops_and_macs(tmp_path: Path) -> None:
 
 def test_where_binds_t_in_a_program_that_does_not_use_it() -> None:
     assert derive.count("in 100 -> embed 8 -> lstm 16 where T = 10").flops() == 2 * 10 * 4 * 16 * 24
+
+
+def test_flops_in_markdown_latex_and_explain() -> None:
+    # One LSTM of 16 on 8-wide embeddings: 2·T·4·16·(8 + 16) = 3072·T FLOPs.
+    spec = "in 100 -> embed 8 -> lstm 16"
+    markdown = run_cli(spec, "--flops", "--markdown").out
+    assert "| params | FLOPs |" in markdown
+    assert "| 1,600 | 3072*T |" in markdown
+    latex = run_cli(spec, "--flops", "--latex", "--train").out
+    assert r"\text{FLOPs, forward} &= 3072 T \\" in latex
+    assert r"\text{FLOPs, training} &\approx 3 \cdot 3072 T = 9216 T" in latex
+    assert latex.rstrip().endswith(r"\end{align*}")
+    explained = run_cli(spec, "--macs", "--explain", "--set", "T=2").out
+    assert "MACs, forward: 3,072" in explained
+    assert run_cli(spec, "--memory", "--latex").status == 2

@@ -13,6 +13,7 @@ from .rows import json_value, number
 
 if TYPE_CHECKING:
     from ..compute import Memory
+    from ..derivation import NodeResult
     from .rows import Row
     from .types import Computed
 
@@ -98,3 +99,34 @@ def compute_dict(result: Computed, unit: str | None, train: bool, memory: Memory
             "total": json_value(memory.total),
         }
     return data
+
+
+def markdown_lines(result: Computed, unit: str, train: bool) -> list[str]:
+    """The footer lines, as a Markdown paragraph."""
+    return ["", *(line.strip() + "  " for line in lines(result, unit, train))]
+
+
+def latex_lines(result: Computed, unit: str, train: bool) -> list[str]:
+    """The forward (and training) count as lines of an ``align*`` block."""
+    name = "FLOPs" if unit == "flops" else "MACs"
+    forward = result.flops() if unit == "flops" else result.macs()
+    found = [rf"  \text{{{name}, forward}} &= {_tex(forward)}"]
+    if train:
+        found.append(rf"  \text{{{name}, training}} &\approx 3 \cdot {_tex(forward)} = {_tex(3 * forward)}")
+    return found
+
+
+def _tex(value: sp.Expr) -> str:
+    from .latex import tex_number
+
+    return tex_number(value) if value.is_Integer else sp.latex(tidy(value))
+
+
+def explain_line(result: Computed, node: NodeResult, unit: str) -> str | None:
+    """``FLOPs: ...`` for one layer of --explain (all its copies), or ``None`` for none."""
+    found = [result.compute.copies.get(id(copies)) for copies in node.copies]
+    values = [v for v in found if v is not None]
+    if not values:
+        return None
+    total = result.bind_compute(unit_factor(unit) * sum(values, sp.Integer(0)))
+    return f"{'FLOPs' if unit == 'flops' else 'MACs'}, forward: {number(total)}"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .types import Counted
 
 
-def explain(result: Counted) -> str:
+def explain(result: Counted, compute: str | None = None) -> str:
     """The whole explanation, part by part and node by node."""
     conv = result.convention
     lines = heading(result)
@@ -35,7 +35,7 @@ def explain(result: Counted) -> str:
             lines.append("")
             lines.append(f"{part.name}: in {part.input}, {number(part.params)}")
         for node in part.nodes:
-            lines.extend(_node(result, node, 0))
+            lines.extend(_node(result, node, 0, compute))
     lines.append("")
     exact = number(result.total)
     lines.append(f"total: {exact}" + (f" ({result.short})" if result.short and result.short != exact else ""))
@@ -52,7 +52,7 @@ def _copy_label(node: NodeResult, n: int, count: sp.Expr) -> str:
     return "copy 2" if count == 1 else f"copies 2-{sstr(node.repeat)}"
 
 
-def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
+def _node(result: Counted, node: NodeResult, level: int, compute: str | None = None) -> list[str]:
     pad = "   " * level
     lines = [""]
     if not isinstance(node.node, Layer):
@@ -63,7 +63,7 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
             label = _copy_label(node, n, copies.count)
             lines.append(f"{pad}   {label}: {copies.input} -> {copies.output}, {number(copies.params)}")
         for child in node.children:
-            lines.extend(_node(result, child, level + 1))
+            lines.extend(_node(result, child, level + 1, compute))
         return lines
     layer = node.node
     kind = layer.spec
@@ -111,6 +111,12 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
         why = " (frozen)" if sp.expand(node.counts.non_trainable - natural) != 0 else ""
         lines.append(f"{pad}   non-trainable{why}: {number(node.counts.non_trainable)}")
     lines.append(f"{pad}   layer total: {number(node.params)}")
+    if compute:
+        from .compute import explain_line
+
+        flops = explain_line(result, node, compute)  # type: ignore[arg-type]
+        if flops:
+            lines.append(f"{pad}   {flops}")
     return lines
 
 

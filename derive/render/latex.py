@@ -83,8 +83,9 @@ def _bindings(node: NodeResult, copies: Copies) -> str:
     )
 
 
-def latex(result: Counted) -> str:
-    """An amsmath ``align*`` block: each layer's formula, its values, its count; then the total."""
+def latex(result: Counted, extra: tuple[str, ...] = ()) -> str:
+    """An amsmath ``align*`` block: each layer's formula, its values, its count; then the total
+    (and the ``extra`` lines, such as the FLOPs)."""
     lines = [r"\begin{align*}"]
     for row in rows(result):
         node, copies = row.node, row.copies
@@ -114,6 +115,9 @@ def latex(result: Counted) -> str:
             shown = rf"\left({shown}\right)"
         lines.append(rf"  {label} &= {times}{shown} = {value} \\")
     lines.append(_total(result))
+    for line in extra:
+        lines[-1] += r" \\"
+        lines.append(line)
     lines.append(r"\end{align*}")
     return "\n".join(lines)
 

@@ -14,17 +14,24 @@ if TYPE_CHECKING:
     from .types import Counted
 
 
-def markdown(result: Counted) -> str:
-    """The table and the total as GitHub Markdown."""
+def markdown(result: Counted, compute: str | None = None) -> str:
+    """The table and the total as GitHub Markdown; ``compute`` (``"flops"`` or ``"macs"``)
+    adds that column."""
+    head = "| # | layer | in → out | formula | params |" + (f" {_UNITS[compute]} |" if compute else "")
     lines = [
         f"**`{result.spec.strip()}`** — convention `{result.convention.name}` ({result.convention.title})",
         "",
-        "| # | layer | in → out | formula | params |",
-        "|--:|:--|:--|:--|--:|",
+        head,
+        "|--:|:--|:--|:--|--:|" + ("--:|" if compute else ""),
     ]
+    start = len(lines)
     for row in rows(result):
         indent = "&nbsp;&nbsp;" * row.level
         value = _md_number(row.params)
+        if compute:
+            from .compute import cell
+
+            value += f" | {cell(result, row, compute)}"  # type: ignore[arg-type]
         if row.what == "part":
             lines.append(f"| | **{row.label}** | {row.input} | | {value} |")
             continue
@@ -40,7 +47,13 @@ def markdown(result: Counted) -> str:
         total = f"**{exact}**" + ("" if result.short == exact else f" ({result.short})")
     else:
         total = f"`{sstr(result.formula)}`"
+    if compute:
+        from .compute import unit_factor
+
+        whole = result.bind_compute(unit_factor(compute) * result.compute.total)  # type: ignore[attr-defined]
+        total += f" | {_md_number(whole)}"
     lines.append(f"| | **total** | | | {total} |")
+    assert len(lines) > start
     lines.append("")
     used = legend(result)
     if used:
@@ -50,6 +63,9 @@ def markdown(result: Counted) -> str:
         lines.append("")
         lines.append(shown)
     return "\n".join(lines)
+
+
+_UNITS = {"flops": "FLOPs", "macs": "MACs"}
 
 
 def _md_number(value: sp.Expr) -> str:

@@ -509,17 +509,15 @@ class _Deriver:
         )
 
     def layer_once(self, layer: Layer, options: Mapping[str, object], frozen: bool, shape: Shape) -> Copies:
-        kind = layer.spec
-        ctx = Ctx(shape, layer.size, options)
+        items = tuple(options.items())
+        count = _layer_count if _hashable(items) else _layer_count.__wrapped__
         try:
-            out = kind.shape(ctx)
-            terms = kind.count(ctx)
+            out, terms, counts = count(layer.spec, layer.size, items, shape)
         except ShapeError as error:
             raise _at(error, layer.spans.get("node", layer.spans.get("kind"))) from None
         tied = options.get("tied")
         if tied:
             self.check_tie(layer, shape, tied)
-        counts = Counts.of(terms)
         if frozen:
             counts = counts.frozen()
         return Copies(ONE, shape, out, counts, counts, (), terms)
@@ -684,6 +682,31 @@ class _Deriver:
             where,
             hint=f"the embeds before it are {shapes}",
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_count(
+    kind: Kind, size: sp.Expr | None, options: tuple[tuple[str, object], ...], shape: Shape
+) -> tuple[Shape, tuple[Term, ...], Counts]:
+    """One copy of a layer: its output shape, its terms and their counts.
+
+    A pure function of the kind, the size, the resolved options and the input shape (the
+    convention acts through the options), so identical layers -- the copies of a long chain,
+    the rows of a batch, the same program under two conventions -- are counted once. A
+    :class:`ShapeError` is raised each time (exceptions are not cached).
+    """
+    ctx = Ctx(shape, size, dict(options))
+    out = kind.shape(ctx)
+    terms = kind.count(ctx)
+    return out, terms, Counts.of(terms)
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:

@@ -19,7 +19,7 @@ import sympy as sp
 
 from .algebra import closed_form, expanded, short, tidy
 from .conventions import Convention, convention
-from .derivation import Counts, NodeResult, PartResult, derive_program
+from .derivation import Counts, NodeResult, PartResult, derive_program, total_of
 from .errors import (
     DeriveError,
     InvalidOptionError,
@@ -112,10 +112,7 @@ class Result:
     @functools.cached_property
     def counts(self) -> Counts:
         """The counts of every category."""
-        counts = Counts()
-        for part in self.parts:
-            counts = counts + part.counts
-        return counts
+        return total_of(self.parts)
 
     @functools.cached_property
     def total(self) -> sp.Expr:

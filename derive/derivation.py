@@ -47,7 +47,7 @@ class Counts:
     buffers: sp.Expr = _ZERO
     embedding: sp.Expr = _ZERO
 
-    @property
+    @functools.cached_property
     def total(self) -> sp.Expr:
         """Trainable and non-trainable parameters."""
         return add([self.trainable, self.non_trainable])
@@ -107,12 +107,16 @@ def _times(n: sp.Expr, value: sp.Expr) -> sp.Expr:
     return n * value
 
 
-def total_of(results: Sequence[NodeResult]) -> Counts:
-    """The counts of several results together."""
-    counts = Counts()
-    for r in results:
-        counts = counts + r.counts
-    return counts
+def total_of(results: Sequence[NodeResult | PartResult]) -> Counts:
+    """The counts of several results (nodes, or parts) together."""
+    return _sum_counts([r.counts for r in results])
+
+
+def _sum_counts(found: Sequence[Counts]) -> Counts:
+    # Each category added once (exact integers on the numeric path), not one Counts per node.
+    if len(found) <= 1:
+        return found[0] if found else Counts()
+    return Counts(*(add([c.values()[n] for c in found]) for n in range(4)))
 
 
 @dataclass(frozen=True)
@@ -211,10 +215,7 @@ class NodeResult:
     @functools.cached_property
     def counts(self) -> Counts:
         """All copies' counts together."""
-        counts = Counts()
-        for c in self.copies:
-            counts = counts + c.counts
-        return counts
+        return _sum_counts([c.counts for c in self.copies])
 
     @property
     def params(self) -> sp.Expr:
@@ -305,7 +306,7 @@ class PartResult:
     nodes: tuple[NodeResult, ...]
     call: NetCall | None = None
 
-    @property
+    @functools.cached_property
     def counts(self) -> Counts:
         """The part's counts."""
         return total_of(self.nodes)

@@ -89,19 +89,28 @@ class Comparison:
             others = {name: walk[n][1] for name, walk in walks.items()}
             differences = []
             for name, other in others.items():
-                delta = sp.expand(other.params - node.params)
+                delta = _expand(_minus(other.params, node.params))
                 if name != self.base and delta != 0:
                     differences.append(Difference(name, delta, _causes(node, other)))
             found.append(
                 LayerComparison(
                     node.index,
                     node.name,
-                    {name: sp.expand(other.params) for name, other in others.items()},
+                    {name: _expand(other.params) for name, other in others.items()},
                     tuple(differences),
                     part.name if several else "",
                 )
             )
         return tuple(found)
+
+
+def _minus(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    # Exact integers on the numeric path: a long chain compares thousands of counts.
+    return sp.Integer(int(a) - int(b)) if a.is_Integer and b.is_Integer else a - b
+
+
+def _expand(value: sp.Expr) -> sp.Expr:
+    return value if value.is_Integer else sp.expand(value)
 
 
 def _causes(base: NodeResult, other: NodeResult) -> tuple[str, ...]:

@@ -152,11 +152,13 @@ def compare(
     sizes: Mapping[str, object] | None = None,
     *,
     prelude: str | Path | Scope | None = None,
+    source: str | None = None,
 ) -> Comparison:
     """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
 
     ``sizes`` binds symbols, as :meth:`Result.subs` does. A ``using`` clause in the spec is
-    ignored here: comparing is choosing conventions.
+    ignored here: comparing is choosing conventions. For a ``spec`` parsed already, ``source``
+    is the text it was read from (shown, and quoted by errors; default: the program rewritten).
 
     >>> c = compare("in 3 -> lstm 2", ["keras", "pytorch"])
     >>> c.totals
@@ -164,7 +166,10 @@ def compare(
     >>> c.layers[0].differences[0].causes
     ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
     """
-    program, text = (spec, spec.dsl()) if isinstance(spec, Program) else (parse(spec, scope_of(prelude)), spec)
+    if isinstance(spec, Program):
+        program, text = spec, spec.dsl() if source is None else source
+    else:
+        program, text = parse(spec, scope_of(prelude)), spec
     program = replace(program, convention=None)
     names = conventions or list(CONVENTIONS)
     try:

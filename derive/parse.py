@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sympy as sp
 from lark import Lark, Token, UnexpectedInput
@@ -227,42 +227,36 @@ def _check_limits(text: str) -> None:
 # --- parse tree to records -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Located:
+class _Located(NamedTuple):
     """An expression and where it was written."""
 
     value: sp.Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
     name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
     value: _Located | None
     span: Span
 
 
-@dataclass(frozen=True)
-class _Layer:
+class _Layer(NamedTuple):
     name: str
     name_span: Span
     size: _Located | None
 
 
-@dataclass(frozen=True)
-class _Group:
+class _Group(NamedTuple):
     chain: tuple[_Element, ...]
 
 
-@dataclass(frozen=True)
-class _Branch:
+class _Branch(NamedTuple):
     op: str
     chains: tuple[tuple[_Element, ...], ...]
     residual: bool
 
 
-@dataclass(frozen=True)
-class _Element:
+class _Element(NamedTuple):
     node: _Layer | _Group | _Branch
     options: tuple[tuple[_Option, ...], ...]
     repeat: _Located | None
@@ -270,16 +264,14 @@ class _Element:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Part:
+class _Part(NamedTuple):
     label: tuple[str, Span] | None
     shape: tuple[_Located, ...]
     chain: tuple[_Element, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class _NetCall:
+class _NetCall(NamedTuple):
     label: tuple[str, Span] | None
     name: str
     name_span: Span
@@ -287,15 +279,13 @@ class _NetCall:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Param:
+class _Param(NamedTuple):
     name: str
     default: _Located | None
     span: Span
 
 
-@dataclass(frozen=True)
-class _BlockDef:
+class _BlockDef(NamedTuple):
     name: str
     name_span: Span
     size_param: tuple[str, Span] | None
@@ -304,8 +294,7 @@ class _BlockDef:
     span: Span
 
 
-@dataclass(frozen=True)
-class _NetDef:
+class _NetDef(NamedTuple):
     name: str
     name_span: Span
     params: tuple[_Param, ...]
@@ -313,16 +302,14 @@ class _NetDef:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Program:
+class _Program(NamedTuple):
     statements: tuple[_Part | _NetCall | _BlockDef | _NetDef, ...]
     using: tuple[str, Span] | None
     where: tuple[tuple[str, _Located, Span], ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class _Terms:
+class _Terms(NamedTuple):
     """A sum as it is read, term by term (see ``_ToRecords.add``)."""
 
     terms: tuple[sp.Expr, ...]
@@ -619,11 +606,11 @@ class _Build:
         using: tuple[str, Span] | None = None
         where: list[tuple[str, _Located, Span]] = []
         for child in _values(c):
-            if isinstance(child, tuple) and child and child[0] == "using":
+            if type(child) is tuple and child[0] == "using":
                 if using is not None:
                     raise SpecSyntaxError("'using' is given twice", child[1][1])
                 using = child[1]
-            elif isinstance(child, tuple) and child and child[0] == "where":
+            elif type(child) is tuple and child[0] == "where":
                 where.extend(child[1])
             else:
                 statements.append(child)

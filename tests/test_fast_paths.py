@@ -88,3 +88,15 @@ def test_a_one_shot_command_leaves_with_all_its_output_and_its_status() -> None:
     assert failed.returncode == 2
     assert failed.stderr.startswith("error:")
     assert failed.stderr.endswith("\n")
+
+
+def test_printed_formulas_are_sympys() -> None:
+    result = derive.count("in 3 -> lstm 5 -> lstm 5 (peephole) -> dense 2 -> lstm 4", "keras")
+    data = result.as_dict()
+    for node, entry in zip(result.layers, data["layers"], strict=True):
+        assert node.formula is not None
+        assert entry["formula"] == sp.sstr(node.formula, order="none")
+        assert entry["latex"] == sp.latex(node.formula, order="none")
+    peepholes = 3 * 5  # three diagonal peephole vectors of h cells (Gers et al. 2002)
+    total = lstm(3, 5) + lstm(5, 5) + peepholes + dense(5, 2) + lstm(2, 4)
+    assert data["latex"] == sp.latex(result.formula) == str(total)

@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from .api import Result, scope_of, size_value
+from .api import Result, collector_paused, scope_of, size_value
 from .conventions import CONVENTIONS, convention
 from .derivation import NodeResult, generic_terms
 from .errors import DeriveError
@@ -166,6 +166,17 @@ def compare(
     >>> c.layers[0].differences[0].causes
     ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
     """
+    with collector_paused():
+        return _compare(spec, conventions, sizes, prelude, source)
+
+
+def _compare(
+    spec: str | Program,
+    conventions: Sequence[str] | None,
+    sizes: Mapping[str, object] | None,
+    prelude: str | Path | Scope | None,
+    source: str | None,
+) -> Comparison:
     if isinstance(spec, Program):
         program, text = spec, spec.dsl() if source is None else source
     else:

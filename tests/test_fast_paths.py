@@ -6,9 +6,11 @@ Counts are checked against arithmetic written here (an LSTM of h cells on i inpu
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
+import pytest
 import sympy as sp
 
 import derive
@@ -100,3 +102,18 @@ def test_printed_formulas_are_sympys() -> None:
     peepholes = 3 * 5  # three diagonal peephole vectors of h cells (Gers et al. 2002)
     total = lstm(3, 5) + lstm(5, 5) + peepholes + dense(5, 2) + lstm(2, 4)
     assert data["latex"] == sp.latex(result.formula) == str(total)
+
+
+def test_counting_leaves_the_garbage_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    derive.count("in 3 -> lstm 5")
+    assert gc.isenabled()
+    with pytest.raises(derive.DeriveError):
+        derive.compare("in 3 -> lstm", ["keras"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        derive.count("in 3 -> lstm 5")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,10 +2,11 @@
 
 The grammar lives in ``grammar/derive.lark`` (installed as package data of ``derive.grammar``)
 and is the single source of truth for the syntax; the LALR parser is built once, on first use.
-The transformer below is a thin mapping, one method per rule or alias, into plain records;
-:class:`_Resolver` then builds the model in statement order, so that each name (a built-in
-kind, a block, a net) is looked up in the scope where it was written. SymPy objects are built
-from the parse tree only: user text never reaches ``sympify`` or ``eval``.
+The parser calls :class:`_Build` as it reduces each rule (no parse tree is built): a thin
+mapping, one method per rule or alias, into plain records; :class:`_Resolver` then builds the
+model in statement order, so that each name (a built-in kind, a block, a net) is looked up in
+the scope where it was written. SymPy objects are built from the parsed tokens only: user text
+never reaches ``sympify`` or ``eval``.
 
 Lark's errors are caught here and raised again as :class:`~derive.errors.SpecSyntaxError`
 with the place, what was expected, and the closest valid word.
@@ -224,7 +225,7 @@ def _check_limits(text: str) -> None:
             depth -= 1
 
 
-# --- parse tree to records -------------------------------------------------------------------
+# --- rules to records ------------------------------------------------------------------------
 
 
 class _Located(NamedTuple):

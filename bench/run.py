@@ -329,6 +329,13 @@ def run_check(case: CheckRun, runs: int, memory: bool, reference: bool) -> None:
         tracemalloc.stop()
 
 
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -514,6 +521,10 @@ def report(
         f"{platform.release()}, Python {platform.python_version()}, SymPy {version('sympy')}, Lark {version('lark')}, "
         f"derive {version('derive')}, torch {version('torch')}, keras {version('keras')}.",
         "",
+        f"Load average (one minute) at the start and the end of the run: {args.load[0]:.1f} and {_load():.1f}, "
+        f"on {os.cpu_count()} cores. Other work on the machine slows every measurement, cold starts most;",
+        "ratios measured in the same run hold up better than absolute times.",
+        "",
         "## Targets",
         "",
         *intro,
@@ -599,6 +610,7 @@ def main() -> int:
     runs = 3 if args.quick else 15
     minimum, budget = (3, 0.05) if args.quick else (30, 1.0)
 
+    args.load = (_load(),)
     cold = cold_commands()
     for round_ in range(runs):
         for command in cold:

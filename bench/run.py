@@ -197,6 +197,33 @@ def run_warm(case: Warm, minimum: int, budget: float) -> None:
             break
 
 
+# Prelude nets whose construction in torchvision (on the meta device) is the reference.
+PRESETS = ("resnet152", "densenet121")
+
+
+def run_torchvision(name: str, minimum: int, budget: float) -> float | None:
+    """Median milliseconds to build torchvision's ``name`` on the meta device, warm (None
+    without torchvision)."""
+    if importlib.util.find_spec("torchvision") is None:
+        return None
+    import torch
+    import torchvision
+
+    def build() -> int:
+        with torch.device("meta"):
+            model = getattr(torchvision.models, name)(weights=None)
+        return sum(p.numel() for p in model.parameters())
+
+    build()
+    seconds: list[float] = []
+    started = time.perf_counter()
+    while len(seconds) < minimum or time.perf_counter() - started < budget:
+        start = time.perf_counter()
+        build()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds) * 1000
+
+
 def warm_cases() -> list[Warm]:
     cases = [Warm(f"seed: `{spec}` ({conv})", spec, conv, []) for spec, conv in SEEDS]
     cases += [Warm(f"{n}-layer heterogeneous chain", chain(n), None, []) for n in (10, 100, 1000)]
@@ -219,6 +246,7 @@ def warm_cases() -> list[Warm]:
         Warm("10 dense layers", DENSE_10, None, []),
         Warm("10,000 dense layers", DENSE_10000, None, []),
         Warm("--compare keras,pytorch on 10,000 dense layers", DENSE_10000, None, [], compare=COMPARED),
+        *(Warm(f"preset: {name}", name, "pytorch", []) for name in PRESETS),
         *(Warm(f"blow-up: {name}", spec, None, []) for name, spec in BLOWUPS.items()),
     ]
     return cases
@@ -375,9 +403,26 @@ class Target:
         return f"| {self.what} |{was} {self.shown(self.measured)} | {limit} | {'met' if self.met else '**missed**'} |"
 
 
-def targets(cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun], batches: list[Batch]) -> list[Target]:
+def targets(
+    cold: dict[str, Cold],
+    warm: dict[str, Warm],
+    checks: list[CheckRun],
+    batches: list[Batch],
+    built: dict[str, float | None] | None = None,
+) -> list[Target]:
     cli, sympy = cold[f'derive "{SEED}"'], cold["python -c 'import sympy'"]
     found = [Target("cold CLI / `python -c 'import sympy'`", cli.median / sympy.median, 0.8)]
+    for name in PRESETS:
+        found.append(Target(f"warm, `{name}` (pytorch)", warm[f"preset: {name}"].median_ms, 20, "ms"))
+        reference = (built or {}).get(name)
+        if reference:
+            found.append(
+                Target(
+                    f"warm, `{name}` / torchvision's {name} built on the meta device",
+                    warm[f"preset: {name}"].median_ms / reference,
+                    1,
+                )
+            )
     torch = cold.get("PyTorch, meta device, sum of numel")
     if torch:
         found.append(Target("cold CLI / PyTorch meta-device count", cli.median / torch.median, 0.3))
@@ -635,8 +680,11 @@ def main() -> int:
     for batch in batches:
         run_batch(batch, 1 if args.quick else 3)
         print(f"derive - --json, {batch.name}: {batch.per_second:,.0f} specs/s", file=sys.stderr)
-
-    found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks, batches)
+    built = {name: run_torchvision(name, minimum, budget) for name in PRESETS}
+    for name, ms in built.items():
+        if ms is not None:
+            print(f"torchvision {name} on the meta device: {ms:.3f} ms", file=sys.stderr)
+    found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks, batches, built)
     args.output.write_text(report(cold, warm, checks, batches, found, args, runs), encoding="utf-8")
     if args.save:
         saved = {t.what: t.measured for t in found}

@@ -75,12 +75,22 @@ def common_factor(values: list[sp.Expr]) -> sp.Expr:
     common = Counter(counted[0])
     for factors in counted[1:]:
         common &= factors
-    rest = [sp.Mul(*(base**n for base, n in (factors - common).items())) for factors in counted]
+    rest = merged([sp.Mul(*(base**n for base, n in (factors - common).items())) for factors in counted])
     shared = [base**n for base, n in common.items()]
+    if len(rest) == 1:  # i·h + i·h + i·h is 3·h·i
+        return sp.Mul(*shared, rest[0])
     # Unevaluated, so the parts keep the order of the paper (4h(i + h)), and so that showing a
     # formula never runs Add.flatten, whose first call imports sympy.tensor (~50 ms cold).
     inner = sp.Add(*rest, evaluate=False)
-    return sp.Mul(*shared, inner, evaluate=False) if shared else sp.Add(*values, evaluate=False)
+    return sp.Mul(*shared, inner, evaluate=False) if shared else sp.Add(*merged(values), evaluate=False)
+
+
+def merged(values: list[sp.Expr]) -> list[sp.Expr]:
+    """``[i, i, h]`` as ``[2*i, h]``: equal terms added up, in the order they first come, without
+    evaluating a sum (see :func:`common_factor`). Only equal terms: ``4*h + 3*h`` (biases and
+    peepholes) stays two terms, as the paper writes them."""
+    found = Counter(values)
+    return [n * value for value, n in found.items()] or [sp.Integer(0)]
 
 
 # Expanding, within bounds.

@@ -587,6 +587,30 @@ class Leading:
     at: dict[str, int]
 
     @property
+    def non_embedding(self) -> sp.Expr | None:
+        """The count without token, position and segment tables (Kaplan et al. 2020's N),
+        where the program has such tables; else ``None``."""
+        if self.result.embedding == 0:
+            return None
+        return sp.expand(self.result.non_embedding)
+
+    @property
+    def non_embedding_term(self) -> sp.Expr | None:
+        """The leading term of :attr:`non_embedding` as the symbol grows: for the GPT family,
+        Kaplan et al. 2020's N ≈ 12·L·d² (their eq. 2.1 with d_attn = d, d_ff = 4d)."""
+        rest = self.non_embedding
+        if rest is None:
+            return None
+        x = sp.Symbol(self.symbol, integer=True, positive=True)
+        return sp.expand(sp.Poly(rest, x).LC() * x ** sp.Poly(rest, x).degree())
+
+    def bound(self, value: sp.Expr) -> sp.Expr | None:
+        """``value`` with the symbols bound by ``at``, or ``None`` when some stay free."""
+        bindings = {s: sp.Integer(self.at[s.name]) for s in self.result.symbols if s.name in self.at}
+        found = value.xreplace(bindings)
+        return found if not found.free_symbols else None
+
+    @property
     def share(self) -> sp.Rational | None:
         """The rest as a fraction of the whole count, where every symbol is bound (``at``)."""
         bindings: dict[sp.Basic | complex, sp.Expr | complex] = {

@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, common_factor, expanded, short, tidy
+from .algebra import closed_form, common_factor, expanded, merged, short, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
@@ -234,7 +234,9 @@ class NodeResult:
         matrices together); print it with ``order="none"``."""
         if not isinstance(self.node, Layer):
             return None
-        return shown_formula(self.node.spec, _generic(self.node.spec, self.options, self.renames), self.renames)
+        return shown_formula(
+            self.node.spec, _generic(self.node.spec, self.options, self.renames), self.renames, self.input.rank
+        )
 
     def walk(self) -> Iterator[NodeResult]:
         """This result and every result inside its first copy, depth first."""
@@ -263,18 +265,25 @@ def _generic(kind: Kind, options: Mapping[str, object], renames: Renames = ()) -
     return tuple(out)
 
 
+def _generic_shape(width: sp.Expr, rank: int) -> Shape:
+    """A shape of ``rank`` dimensions with ``width`` channels: a convolution's kernel has one
+    size per spatial dimension, so its formula depends on the rank, never on the sizes."""
+    return Shape((*(ONE,) * (rank - 1), width))
+
+
 @functools.cache
-def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames = ()) -> sp.Expr:
+def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames = (), rank: int = 1) -> sp.Expr:
     """One copy's count as a reader checks it: g·h·(i + r) + biases + peepholes + ...
 
     The same few formulas recur across a long chain; each is built once.
     """
     renamed = dict(renames)
     width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
-    terms = kind.terms(Ctx(Shape((width,)), size if kind.sized else None, dict(options)))
+    terms = kind.terms(Ctx(_generic_shape(width, rank), size if kind.sized else None, dict(options)))
+    terms = tuple(t for t in terms if t.category != "buffers")  # reported, not counted
     weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
     parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
-    parts = [part for part in parts if part != 0] or [sp.Integer(0)]
+    parts = merged([part for part in parts if part != 0]) if len(parts) > 1 else parts
     one = sp.Add(*parts, evaluate=False) if len(parts) > 1 else parts[0]
     return sp.Mul(kind.directions, one, evaluate=False) if kind.directions > 1 else one
 
@@ -283,17 +292,19 @@ def generic_terms(result: NodeResult) -> dict[str, Term]:
     """The terms of one copy of a layer in the symbols i, h and its option symbols, by name."""
     kind = result.kind
     assert kind is not None
-    return dict(_generic_terms(kind, _generic(kind, result.options, result.renames), result.renames))
+    options = _generic(kind, result.options, result.renames)
+    return dict(_generic_terms(kind, options, result.renames, result.input.rank))
 
 
 @functools.cache
 def _generic_terms(
-    kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames
+    kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames, rank: int = 1
 ) -> tuple[tuple[str, Term], ...]:
     # Once per kind and options: a long chain compared under two conventions has few of them.
     renamed = dict(renames)
     width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
-    return tuple((t.name, t) for t in kind.count(Ctx(Shape((width,)), size if kind.sized else None, dict(options))))
+    ctx = Ctx(_generic_shape(width, rank), size if kind.sized else None, dict(options))
+    return tuple((t.name, t) for t in kind.count(ctx))
 
 
 @dataclass(frozen=True)
@@ -355,9 +366,12 @@ class _State:
 class _Deriver:
     """Walks a program once, under one convention."""
 
-    def __init__(self, convention: Convention, taken: set[str] | None = None) -> None:
+    def __init__(self, convention: Convention, taken: set[str] | None = None, peft: bool = False) -> None:
         self.state = _State(convention)
         self.renames = placeholders(taken or set())
+        #: Set once the program has a LoRA adapter: every other parameter is then frozen.
+        self.peft = peft
+        self.adapters = False
 
     # -- parts --
 
@@ -381,11 +395,10 @@ class _Deriver:
             label = (
                 call.label if len(call.net.parts) == 1 else _join(call.label, getattr(body, "label", None) or str(n))
             )
-            if isinstance(body, NetCall):
-                for inner in self.net_call(replace(body, label=label), before + len(out)):
-                    out.append(inner)
-                continue
             try:
+                if isinstance(body, NetCall):  # a net whose body calls another (gpt2_xl = gpt2 (...))
+                    out.extend(self.net_call(replace(body, label=label), before + len(out)))
+                    continue
                 result = self.part(
                     body, before + len(out) + 1, label or (body.label if len(call.net.parts) > 1 else None)
                 )
@@ -514,11 +527,19 @@ class _Deriver:
         count = _layer_count if _hashable(items) else _layer_count.__wrapped__
         try:
             out, terms, counts = count(layer.spec, layer.size, items, shape)
-        except ShapeError as error:
-            raise _at(error, layer.spans.get("node", layer.spans.get("kind"))) from None
+        except (ShapeError, InvalidOptionError) as error:
+            at = layer.spans.get(getattr(error, "option", ""))
+            raise _at(error, at or layer.spans.get("node", layer.spans.get("kind"))) from None
         tied = options.get("tied")
         if tied:
             self.check_tie(layer, shape, tied)
+        if any(t.adapter and t.value != 0 for t in terms):
+            self.adapters = True
+        if self.peft:
+            # PEFT's get_peft_model freezes the base model: only the adapters train.
+            counts = (
+                Counts.of([t for t in terms if t.adapter]) + Counts.of([t for t in terms if not t.adapter]).frozen()
+            )
         if frozen:
             counts = counts.frozen()
         return Copies(ONE, shape, out, counts, counts, (), terms)
@@ -751,8 +772,17 @@ def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> De
 
 
 def derive_program(program: Program, convention: Convention) -> tuple[PartResult, ...]:
-    """Count every part of ``program`` under ``convention``."""
-    return _Deriver(convention, {s.name for s in program.symbols}).parts(program)
+    """Count every part of ``program`` under ``convention``.
+
+    A program with a LoRA adapter is counted a second time with the base frozen (SPEC §10):
+    which parameters train depends on whether any layer, anywhere, has an adapter.
+    """
+    taken = {s.name for s in program.symbols}
+    deriver = _Deriver(convention, taken)
+    parts = deriver.parts(program)
+    if deriver.adapters:
+        parts = _Deriver(convention, taken, peft=True).parts(program)
+    return parts
 
 
 def placeholders(taken: set[str]) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:

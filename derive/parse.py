@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,7 +39,7 @@ from .errors import (
     did_you_mean,
     span_at,
 )
-from .kinds import KIND_NAMES, KINDS
+from .kinds import KIND_NAMES, KINDS, Option
 from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
 from .shapes import INPUT_CHANNELS, Shape
 
@@ -108,8 +108,9 @@ class Scope:
         """The block called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
-            if name in scope.blocks:
-                return scope.blocks[name]
+            found = scope.own_block(name)
+            if found is not None:
+                return found
             scope = scope.parent
         return None
 
@@ -117,21 +118,11 @@ class Scope:
         """The net called ``name`` here or in a parent scope."""
         scope: Scope | None = self
         while scope is not None:
-            if name in scope.nets:
-                return scope.nets[name]
+            found = scope.own_net(name)
+            if found is not None:
+                return found
             scope = scope.parent
         return None
-
-    def names(self) -> tuple[list[str], list[str]]:
-        """Every visible block name and net name, nearest first."""
-        blocks: dict[str, None] = {}
-        nets: dict[str, None] = {}
-        scope: Scope | None = self
-        while scope is not None:
-            blocks.update(dict.fromkeys(scope.blocks))
-            nets.update(dict.fromkeys(scope.nets))
-            scope = scope.parent
-        return list(blocks), list(nets)
 
     def define(self, definition: BlockDef | NetDef) -> None:
         """Add a definition to this scope."""
@@ -139,6 +130,111 @@ class Scope:
             self.blocks[definition.name] = definition
         else:
             self.nets[definition.name] = definition
+
+    def own_block(self, name: str) -> BlockDef | None:
+        """The block called ``name`` defined in this scope itself."""
+        return self.blocks.get(name)
+
+    def own_net(self, name: str) -> NetDef | None:
+        """The net called ``name`` defined in this scope itself."""
+        return self.nets.get(name)
+
+    def own_names(self) -> tuple[list[str], list[str]]:
+        """The names of the blocks and nets defined in this scope itself."""
+        return list(self.blocks), list(self.nets)
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """Every visible block name and net name, nearest first."""
+        blocks: dict[str, None] = {}
+        nets: dict[str, None] = {}
+        scope: Scope | None = self
+        while scope is not None:
+            own_blocks, own_nets = scope.own_names()
+            blocks.update(dict.fromkeys(own_blocks))
+            nets.update(dict.fromkeys(own_nets))
+            scope = scope.parent
+        return list(blocks), list(nets)
+
+
+class _LazyScope(Scope):
+    """A file of definitions, each parsed the first time it is looked up.
+
+    The bundled prelude holds dozens of nets and a program uses a few: parsing them all would
+    cost every command ~100 ms. The text is cut into statements at the top-level ``;`` (outside
+    braces and comments); the name and keyword of each are read off its start. A definition
+    is parsed with the rest of the file blanked out, so that its places (line, column) are
+    those of the file.
+    """
+
+    def __init__(self, text: str, origin: str) -> None:
+        super().__init__()
+        self.text, self.origin = text, origin
+        self.pending: dict[str, tuple[str, int, int]] = {}
+        for start, end in _statements(text):
+            head = _DEFINITION.match(text, start, end)
+            if head is None:  # not a definition: parse now, so that the error is the file's
+                self._load(start, end)
+                continue
+            self.pending.setdefault(head[2], (head[1].lower(), start, end))
+
+    def _load(self, start: int, end: int) -> None:
+        blank = _NOT_NEWLINE.sub(" ", self.text[:start])
+        _parse(blank + self.text[start:end], self, origin=self.origin, definitions_only=True)
+
+    def _take(self, keyword: str, name: str) -> None:
+        found = self.pending.get(name)
+        if found is not None and found[0] == keyword:
+            del self.pending[name]  # first, so that a definition calling itself is not loaded twice
+            self._load(found[1], found[2])
+
+    def own_block(self, name: str) -> BlockDef | None:
+        self._take("block", name)
+        return self.blocks.get(name)
+
+    def own_net(self, name: str) -> NetDef | None:
+        self._take("net", name)
+        return self.nets.get(name)
+
+    def own_names(self) -> tuple[list[str], list[str]]:
+        blocks = [*self.blocks, *(n for n, (k, _, _) in self.pending.items() if k == "block")]
+        nets = [*self.nets, *(n for n, (k, _, _) in self.pending.items() if k == "net")]
+        return blocks, nets
+
+    def load_all(self) -> None:
+        """Parse every definition still pending (for listings)."""
+        for name, (keyword, _, _) in list(self.pending.items()):
+            self._take(keyword, name)
+
+
+#: The start of a definition: its keyword and name.
+_DEFINITION = re.compile(r"\s*(?:#[^\n]*\s*)*(block|net)\s+([A-Za-z_][A-Za-z0-9_']*)", re.I)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _statements(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each top-level statement of ``text``: cut at ``;`` outside braces,
+    brackets and comments."""
+    depth, start, i, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+        elif c == ";" and depth == 0:
+            if text[start:i].strip():
+                yield start, i
+            start = i + 1
+        i += 1
+    if _COMMENTS_ONLY.fullmatch(text, start) is None:
+        yield start, n
+
+
+_COMMENTS_ONLY = re.compile(r"(?:\s|#[^\n]*)*")
 
 
 def prelude_text() -> str:
@@ -148,8 +244,8 @@ def prelude_text() -> str:
 
 @functools.cache
 def prelude() -> Scope:
-    """The bundled prelude's definitions, parsed on first use."""
-    return load(prelude_text(), origin="prelude", parent=None)
+    """The bundled prelude's definitions, each parsed on first use."""
+    return _LazyScope(prelude_text(), origin="prelude")
 
 
 def load(text: str, origin: str = "prelude", parent: Scope | None = None) -> Scope:
@@ -235,9 +331,16 @@ class _Located(NamedTuple):
     span: Span
 
 
+class _Dims(NamedTuple):
+    """``k=1x7``: one size per spatial dimension, and where it was written."""
+
+    values: tuple[_Located, ...]
+    span: Span
+
+
 class _Option(NamedTuple):
     name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
-    value: _Located | None
+    value: _Located | _Dims | None
     span: Span
 
 
@@ -311,7 +414,7 @@ class _Program(NamedTuple):
 
 
 class _Terms(NamedTuple):
-    """A sum as it is read, term by term (see ``_ToRecords.add``)."""
+    """A sum as it is read, term by term (see ``_Build.add``)."""
 
     terms: tuple[sp.Expr, ...]
 
@@ -465,6 +568,10 @@ class _Build:
     def option(self, span: Span, c: list[Child]) -> _Option:
         name, _, value = c
         return _Option(_Located(_expr(name.value), span), None if value is None else value.value, span)
+
+    @_rule
+    def dims(self, span: Span, c: list[Child]) -> _Dims:
+        return _Dims(_values(c), span)
 
     @_rule
     def options(self, span: Span, c: list[Child]) -> tuple[str, tuple[_Option, ...]]:
@@ -729,6 +836,8 @@ class _Resolver:
     def size(self, located: _Located, what: str) -> sp.Expr:
         """A size as written, checked against the names a definition's body may use."""
         value = located.value
+        if what == "a default" and value == shapes.NONE:
+            return value  # `lora=none`: passed on to a layer option that takes the word
         names = {s.name for s in value.free_symbols if isinstance(s, sp.Symbol)}
         if INPUT_CHANNELS.name in names and self.allowed is None:
             raise InvalidSizeError(
@@ -847,7 +956,10 @@ class _Resolver:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
             spans[key] = option.span
             spans[key.lower()] = option.span
-            options[key] = None if option.value is None else self._option_value(option.value)
+            if block is not None and isinstance(option.value, _Dims):
+                raise _one_size(key, option.value)
+            zero = kind is not None and kind.options.get(key.lower(), _NO_OPTION).zero
+            options[key] = None if option.value is None else self._option_value(option.value, zero)
         if block is not None:
             args = {k: v for k, v in options.items()}
             return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
@@ -863,8 +975,20 @@ class _Resolver:
                 f"to stack {found[2]} layers, write {name} {found[1]} x{found[2]}"
             )
 
-    def _option_value(self, value: _Located) -> sp.Expr:
-        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
+    def _option_value(self, value: _Located | _Dims, zero: bool = False) -> sp.Expr | tuple[sp.Expr, ...]:
+        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one
+        # (pad=0 is allowed: ``zero``, from the kind's option).
+        if isinstance(value, _Dims):  # k=1x7: the kind says whether it takes one per dimension
+            return tuple(self._sized(d, zero) for d in value.values)
+        if zero and value.value == 0:
+            return sp.Integer(0)
+        return self._word_or_size(value)
+
+    def _sized(self, value: _Located, zero: bool) -> sp.Expr:
+        """One size of a per-dimension value (k=1x7, pad=0x1)."""
+        return sp.Integer(0) if zero and value.value == 0 else self.size(value, "an option's value")
+
+    def _word_or_size(self, value: _Located) -> sp.Expr:
         if isinstance(value.value, sp.Symbol) and value.value.name.lower() in shapes.RESERVED:
             return value.value
         if isinstance(value.value, sp.Symbol) and self.allowed is None:
@@ -879,7 +1003,13 @@ class _Resolver:
             key = _option_name(option)
             if key in args:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
-            args[key] = None if option.value is None else self.size(option.value, f"option {key}")
+            value = option.value
+            if isinstance(value, _Dims):
+                raise _one_size(key, value)
+            if value is not None and value.value == shapes.NONE:
+                args[key] = shapes.NONE  # passed on to a layer option that takes the word
+            else:
+                args[key] = None if value is None else self.size(value, f"option {key}")
             spans[key] = option.span
         return args, spans
 
@@ -923,8 +1053,22 @@ def _option_name(option: _Option) -> str:
     return value.name
 
 
+_NO_OPTION = Option("size", "")
+
+
+def _one_size(key: str, value: _Dims) -> InvalidOptionError:
+    """``k=1x7`` given to a block or net, whose options are single sizes."""
+    return InvalidOptionError(
+        f"option '{key}' of a block or net takes one size, not one per dimension",
+        value.span,
+        hint="write the sizes inside the definition, or give each its own option",
+    )
+
+
 def _frozen(option: _Option) -> bool:
     """``frozen``, ``frozen=true`` or ``frozen=false``."""
+    if isinstance(option.value, _Dims):
+        raise InvalidOptionError("'frozen' is true or false", option.value.span, hint="write frozen or frozen=false")
     value = None if option.value is None else option.value.value
     if value is None:
         return True

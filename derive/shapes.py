@@ -30,6 +30,10 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Words that are option values, never size symbols (``proj=none`` is a mistake, not a symbol).
 RESERVED = frozenset({"none", "true", "false", "single", "double", "all", "same", "valid"})
 
+#: ``none`` given to a block or net option: passed on to a layer option that takes the word
+#: (``lora=lora`` with ``lora=none``); anywhere a size is needed it is refused.
+NONE = sp.Symbol("none", integer=True, positive=True)
+
 #: ``in`` used as a size inside a block's body: the channels of the shape it is called on.
 #: ``in`` is a keyword, so no symbol a user writes can have this name.
 INPUT_CHANNELS = sp.Symbol("in", integer=True, positive=True)
@@ -79,6 +83,8 @@ def check_size(value: sp.Expr | int, what: str, span: Span | None = None) -> sp.
     if not isinstance(value, sp.Expr) or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.atoms(sp.Float):
         raise InvalidSizeError(f"{what} must be a positive integer, not {value!r}", span)
     for atom in value.atoms(sp.Symbol):
+        if atom is NONE or atom == NONE:
+            raise InvalidSizeError(f"{what} must be a size, not none", span)
         if not (atom.is_integer and atom.is_positive):
             raise InvalidSizeError(
                 f"{what} uses the symbol {atom}, which is not declared a positive integer",
@@ -107,7 +113,7 @@ def dsl_size(value: sp.Expr) -> str:
 
 
 def free_symbols(exprs: Sequence[sp.Expr | None]) -> set[sp.Symbol]:
-    return {s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    return {s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol) and s != NONE}
 
 
 def substitute(value: sp.Expr, bindings: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:

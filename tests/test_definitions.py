@@ -15,7 +15,11 @@ SUTSKEVER = "sutskever2014 (V_in=160000, V_out=80000, d=1000, L=4)"
 def test_list_names_the_prelude_nets() -> None:
     run = run_cli("--list")
     assert run.status == 0, run.err
-    assert SUTSKEVER in run.out.splitlines()[run.out.splitlines().index("nets:") + 1 :][0]
+    nets = [line.strip() for line in run.out.splitlines()[run.out.splitlines().index("nets:") + 1 :]]
+    assert SUTSKEVER in nets
+    # SPEC §7: the transformer presets, each listed with its options.
+    for name in ("gpt2", "gpt", "bert_large", "roberta_base", "t5_base", "llama2_70b", "mistral_7b"):
+        assert any(line.startswith(name + " (") for line in nets), name
 
 
 def test_show_prints_the_definition_as_written() -> None:

@@ -22,6 +22,7 @@ PROGRAMS = [
     "# a comment\n  in (2 + 3)  # another\n -> lstm 7 (peephole) ->\n   dense -(-4) using keras",
     "in 8 -> concat { dense 2 -> relu | dense 3 } x2 -> dense x1",
     "block b w (k=2, j) = dense w/2 -> dense (w+1)*2 ; in 3 -> b 4 (j=2) x2 -> [ b 8 (j=1) ]",
+    "in 32x32x3 -> conv 16 (k=1x7, stride=2x2) -> conv 8 (k=3) -> dense 10",
 ]
 
 

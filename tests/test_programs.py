@@ -118,13 +118,17 @@ COUNTS = [
         4 * (dense(8, 32) + dense(32, 8)),
     ),
     # -- nets: options with defaults, called as parts --
-    ("net mlp (n=784, h=100, k=10) = in n -> dense h -> relu -> dense k ; mlp", None, dense(784, 100) + dense(100, 10)),
     (
-        "net mlp (n=784, h=100, k=10) = in n -> dense h -> relu -> dense k ; mlp (h=300)",
+        "net classifier (n=784, h=100, k=10) = in n -> dense h -> relu -> dense k ; classifier",
+        None,
+        dense(784, 100) + dense(100, 10),
+    ),
+    (
+        "net classifier (n=784, h=100, k=10) = in n -> dense h -> relu -> dense k ; classifier (h=300)",
         None,
         dense(784, 300) + dense(300, 10),
     ),
-    ("net mlp (h=3) = in 4 -> dense h ; mlp ; mlp (h=5)", None, dense(4, 3) + dense(4, 5)),
+    ("net classifier (h=3) = in 4 -> dense h ; classifier ; classifier (h=5)", None, dense(4, 3) + dense(4, 5)),
     (
         "net ed (d=8) = { enc: in 5 -> lstm d ; dec: in 6 -> lstm d -> dense 6 } ; ed (d=4)",
         None,
@@ -237,7 +241,11 @@ SYMBOLIC = [
     # DenseNet's growth rate g on c channels: copy k reads c + (k - 1)·g
     ("in c -> concat { id | dense g } x N", "keras", N * (c * g + g) + g * g * N * (N - 1) / 2),
     # a net called with a symbol
-    ("net mlp (n=784, h=100, k=10) = in n -> dense h -> dense k ; mlp (h=d)", "keras", (784 * d + d) + (d * 10 + 10)),
+    (
+        "net classifier (n=784, h=100, k=10) = in n -> dense h -> dense k ; classifier (h=d)",
+        "keras",
+        (784 * d + d) + (d * 10 + 10),
+    ),
     (
         "sutskever2014 (d=d, L=L)",
         "plain",
@@ -488,9 +496,9 @@ ERRORS = [
     ),
     ("block ff d (mult=4) = dense (mult*d) ; in 3 -> ff 4 (mult=2, mult=3)", InvalidOptionError, "twice", "mult=3"),
     (
-        "net mlp (n=784, hidden=100) = in n -> dense hidden ; mlp (hiden=50)",
+        "net classifier (n=784, hidden=100) = in n -> dense hidden ; classifier (hiden=50)",
         UnknownNameError,
-        "mlp has no option 'hiden' — did you mean 'hidden'[?]",
+        "classifier has no option 'hiden' — did you mean 'hidden'[?]",
         "hiden=50",
     ),
     ("sutskever2014 (D=500)", UnknownNameError, "sutskever2014 has no option 'D' — did you mean 'd'[?]", "D=500"),

@@ -7,14 +7,14 @@ Each term says which category its parameters fall in (trainable, non-trainable, 
 whether it is an embedding table.
 
 Adding a kind is one :class:`Kind` in one family module (``recurrent``, ``dense``,
-``shaping``), listed in :data:`KINDS` below; no other module changes. Its name is a plain NAME
-in the grammar.
+``transformer``, ``shaping``, ``conv``), listed in :data:`KINDS` below; no other module
+changes. Its name is a plain NAME in the grammar.
 """
 
 from __future__ import annotations
 
 from ..errors import Span, lookup
-from . import dense, recurrent, shaping
+from . import conv, dense, recurrent, shaping, transformer
 from .base import (
     CATEGORIES,
     Ctx,
@@ -32,7 +32,9 @@ from .base import (
 )
 
 #: Every layer kind by its canonical name.
-KINDS: dict[str, Kind] = {kind.name: kind for family in (dense, recurrent, shaping) for kind in family.KINDS}
+KINDS: dict[str, Kind] = {
+    kind.name: kind for family in (dense, recurrent, transformer, shaping, conv) for kind in family.KINDS
+}
 
 #: Every name a kind is known by (canonical names and aliases) to its canonical name.
 KIND_NAMES: dict[str, str] = {name: kind.name for kind in KINDS.values() for name in (kind.name, *kind.aliases)}

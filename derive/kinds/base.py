@@ -7,7 +7,7 @@ package collects them into :data:`derive.kinds.KINDS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -26,7 +26,8 @@ class Term:
     ``category`` is ``trainable``, ``non_trainable`` (in the total, not trained: batch-norm
     statistics under Keras) or ``buffers`` (reported, not in the total: under PyTorch);
     ``embedding`` marks token, position and segment tables (Kaplan et al.'s non-embedding
-    count leaves them out).
+    count leaves them out); ``adapter`` marks LoRA adapters (once a program has one, every
+    other parameter is non-trainable, as PEFT freezes the base model).
     """
 
     name: str
@@ -34,6 +35,7 @@ class Term:
     why: str
     category: str = "trainable"
     embedding: bool = False
+    adapter: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Option:
     ``"label"`` (``tied=tok``, or bare), or a tuple of words (``bias=none|single|double``).
     ``default`` applies when neither the layer nor the convention sets the option; ``symbol``
     names a width in the kind's formula (``r`` for ``proj``); ``words`` are words a size option
-    also takes (``pad=same``).
+    also takes (``pad=same``); ``zero`` lets a size option be 0 (``pad=0``).
     """
 
     form: str | tuple[str, ...]
@@ -53,6 +55,7 @@ class Option:
     symbol: str | None = None
     words: tuple[str, ...] = ()
     bare: object = None
+    zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class Kind:
         terms = self.terms(ctx)
         if self.directions == 1:
             return terms
-        return tuple(Term(t.name, self.directions * t.value, t.why, t.category, t.embedding) for t in terms)
+        return tuple(replace(t, value=self.directions * t.value) for t in terms)
 
     def shape(self, ctx: Ctx) -> Shape:
         """The output shape of one copy on ``ctx.shape``; a :class:`ShapeError` if the kind
@@ -162,6 +165,41 @@ def needs_rank(ctx: Ctx, kind: str, ranks: Iterable[int], hint: str) -> None:
     allowed = tuple(ranks)
     if ctx.shape.rank not in allowed:
         raise ShapeError(f"{kind} cannot take the shape {ctx.shape}", hint=hint)
+
+
+def option_error(option: str, message: str, hint: str | None = None) -> InvalidOptionError:
+    """An error about ``option`` of a layer, found while counting it: the derivation points it
+    at the option as written, else at the layer."""
+    error = InvalidOptionError(message, None, hint=hint)
+    error.option = option  # type: ignore[attr-defined]
+    return error
+
+
+#: ``lora=r`` on a layer: Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models".
+LORA = Option(
+    "size",
+    "a LoRA adapter of rank r on each adapted matrix (in -> out): r·(in + out) trainable; the rest "
+    "of the program becomes non-trainable (PEFT freezes the base model); lora=none for no adapter",
+    symbol="rank",
+    words=("none",),
+)
+
+
+def lora(
+    ctx: Ctx, matrices: Mapping[str, tuple[sp.Expr, sp.Expr]], factors: str = "A (r × in) and B (out × r)"
+) -> tuple[Term, ...]:
+    """The LoRA adapters of ``ctx["lora"] = r`` on ``matrices`` (name -> (in, out)).
+
+    On W (in -> out), A is r × in and B is out × r (Hu et al. 2021, §4.1; peft
+    ``LoraLayer.update_layer``: lora_A = Linear(in, r, bias=False), lora_B = Linear(r, out,
+    bias=False)): r·(in + out) parameters each.
+    """
+    r = ctx["lora"]
+    if not isinstance(r, sp.Expr) or not matrices:
+        return ()
+    total = add([r * (a + b) for a, b in matrices.values()])
+    shown = ", ".join(f"{name} ({a} -> {b})" for name, (a, b) in matrices.items())
+    return (Term("LoRA adapters", total, f"{factors} on {shown}", adapter=True),)
 
 
 def invalid(message: str, span: Span | None, hint: str | None = None) -> InvalidOptionError:

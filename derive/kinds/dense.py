@@ -7,7 +7,7 @@ output_dim); torch.nn.Embedding: weight (num_embeddings, embedding_dim).
 
 from __future__ import annotations
 
-from .base import Ctx, Kind, Option, Term, invalid, last
+from .base import LORA, Ctx, Kind, Option, Term, invalid, last, lora
 
 _TIED = Option(
     "label",
@@ -25,7 +25,7 @@ def _dense(ctx: Ctx) -> tuple[Term, ...]:
     else:
         weights = Term("weights", ctx.i * ctx.h, "an i × h weight matrix")
     bias = (Term("biases", ctx.h, "one bias vector"),) if ctx["bias"] == "single" else ()
-    return (weights, *bias)
+    return (weights, *bias, *lora(ctx, {"W": (ctx.i, ctx.h)}))
 
 
 def _embed(ctx: Ctx) -> tuple[Term, ...]:
@@ -57,7 +57,11 @@ KINDS = (
         summary="fully connected: i·h + bias h",
         terms=_dense,
         output=last,
-        options={"bias": Option(("none", "single"), "one bias vector (single) or none", default="none"), "tied": _TIED},
+        options={
+            "bias": Option(("none", "single"), "one bias vector (single) or none", default="none"),
+            "tied": _TIED,
+            "lora": LORA,
+        },
         aliases=("linear", "fc"),
         source="keras.layers.Dense; torch.nn.Linear",
     ),

@@ -8,6 +8,7 @@ import sympy as sp
 
 from ..algebra import short, sstr, tidy
 from .latex import tex_number
+from .rows import number
 
 if TYPE_CHECKING:
     from .types import Led, Solved
@@ -83,7 +84,27 @@ def leading_text(lead: Led) -> str:
         lines.append(f"at {where}: the rest is {float(share):.2%} of the count")
     elif lead.rest != 0:
         lines.append("bind every symbol with --set to see how large the rest is")
+    lines.extend(_non_embedding_lines(lead))
     return "\n".join(lines)
+
+
+def _non_embedding_lines(lead: Led) -> list[str]:
+    """The non-embedding count beside its own leading term: Kaplan et al. 2020 count a
+    transformer without its token and position tables, N ≈ 12·L·d² for the GPT family."""
+    exact, term = lead.non_embedding, lead.non_embedding_term
+    if exact is None or term is None:
+        return []
+    lines = [
+        "",
+        f"non-embedding count (without token, position and segment tables): {sstr(exact)}",
+        f"  as {lead.symbol} grows: ≈ {sstr(term)}  (Kaplan et al. 2020's N ≈ 12*L*d**2 for GPT models)",
+    ]
+    value, approx = lead.bound(exact), lead.bound(term)
+    if value is not None and approx is not None:
+        where = ", ".join(f"{k}={v}" for k, v in lead.at.items())
+        gap = float(sp.Rational(value - approx, value)) if value else 0.0
+        lines.append(f"  at {where}: {number(value)} exactly, {number(approx)} by the leading term ({gap:.2%} less)")
+    return lines
 
 
 def leading_dict(lead: Led) -> dict[str, Any]:
@@ -99,6 +120,8 @@ def leading_dict(lead: Led) -> dict[str, Any]:
         "at": lead.at,
         "rest_share": None if share is None else sstr(share),
         "rest_share_approx": None if share is None else float(share),
+        "non_embedding": None if lead.non_embedding is None else sstr(lead.non_embedding),
+        "non_embedding_leading": None if lead.non_embedding_term is None else sstr(lead.non_embedding_term),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
@@ -138,13 +138,13 @@ def legend(result: Counted) -> dict[str, str]:
     """The formula symbols the table's layers use, and what each stands for."""
     found = {"i": "input width", "h": "size"}
     used: set[str] = set()
-    kinds = set()
+    kinds: dict[Any, None] = {}  # in the order the layers come, so that the legend is stable
     sample = None
     for node in result.walk():
         if node.formula is None:
             continue
         used |= _symbols_of(node.formula)
-        kinds.add(node.kind)
+        kinds[node.kind] = None
         sample = node
     for kind in kinds:
         assert kind is not None

@@ -515,7 +515,15 @@ def sstr(expr: Any, **settings: Any) -> str:
     >>> sstr(5 * s + 5) == sp.sstr(5 * s + 5)
     True
     """
+    if not settings:  # a table prints thousands of numbers and names: the printer's own words
+        if type(expr) in _INTEGERS:
+            return str(expr.p)
+        if type(expr) is sp.Symbol:
+            return str(expr.name)
     return _StrPrinter(settings).doprint(expr)
+
+
+_INTEGERS = frozenset({sp.Integer, type(sp.S.One), type(sp.S.Zero), type(sp.S.NegativeOne)})
 
 
 def latex(expr: Any, **settings: Any) -> str:

@@ -8,7 +8,9 @@ Rendering is delegated to :mod:`derive.render`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -20,7 +22,7 @@ import sympy as sp
 from .algebra import closed_form, expanded, short, tidy
 from .compute import COMPUTE_SYMBOLS, Compute, Memory, compute, memory, scaling_laws
 from .conventions import Convention, convention
-from .derivation import Counts, NodeResult, PartResult, derive_program
+from .derivation import Counts, NodeResult, PartResult, derive_program, total_of
 from .errors import (
     DeriveError,
     InvalidOptionError,
@@ -113,10 +115,7 @@ class Result:
     @functools.cached_property
     def counts(self) -> Counts:
         """The counts of every category."""
-        counts = Counts()
-        for part in self.parts:
-            counts = counts + part.counts
-        return counts
+        return total_of(self.parts)
 
     @functools.cached_property
     def total(self) -> sp.Expr:
@@ -367,19 +366,39 @@ def count(spec: str | Program, convention: str | None = None, *, prelude: str | 
     718173
     """
     given: object = spec
-    if isinstance(given, Program):
-        program, text = given, given.dsl()
-    elif isinstance(given, str):
-        program, text = parse(given, scope_of(prelude)), given
-    else:
-        hint = "write the network in derive's language, e.g. derive.count('in 784 -> dense 10')"
-        if type(given).__module__.startswith(("torch", "keras", "tensorflow")):
-            hint = "a framework model cannot be counted directly: write its spec in derive's language"
-        raise SpecSyntaxError(f"count takes a spec (str) or a derive Program, not {type(given).__name__}", hint=hint)
+    with collector_paused():
+        if isinstance(given, Program):
+            program, text = given, given.dsl()
+        elif isinstance(given, str):
+            program, text = parse(given, scope_of(prelude)), given
+        else:
+            hint = "write the network in derive's language, e.g. derive.count('in 784 -> dense 10')"
+            if type(given).__module__.startswith(("torch", "keras", "tensorflow")):
+                hint = "a framework model cannot be counted directly: write its spec in derive's language"
+            raise SpecSyntaxError(
+                f"count takes a spec (str) or a derive Program, not {type(given).__name__}", hint=hint
+            )
+        try:
+            return Result(text, program, choose(program, convention))
+        except DeriveError as error:
+            raise error.with_source(text) from None
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a program is read and counted.
+
+    Reading and counting build many small objects, almost none in cycles, and each collection
+    walks every object alive: on a program of 10,000 layers the collections cost a third of
+    the time. The collector's state is restored after, whatever happens.
+    """
+    was = gc.isenabled()
+    gc.disable()
     try:
-        return Result(text, program, choose(program, convention))
-    except DeriveError as error:
-        raise error.with_source(text) from None
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def choose(program: Program, name: str | None) -> Convention:

@@ -20,7 +20,6 @@ from typing import TextIO
 
 from . import __version__
 from .api import Result, count
-from .compare import compare
 from .conventions import CONVENTIONS
 from .errors import DeriveError, Span, SpecSyntaxError, span_at
 from .parse import parse
@@ -193,8 +192,11 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
         return shown
     if args.compare is not None:
         names = [n.strip() for n in args.compare.split(",") if n.strip()] or None
-        sizes = _sizes(args, (s.name for s in parse(spec).symbols), strict, used)
-        comparison = compare(spec, names, sizes, prelude=args.scope)
+        from .compare import compare
+
+        program = parse(spec, args.scope)  # once: a long chain takes a while to read
+        sizes = _sizes(args, (s.name for s in program.symbols), strict, used)
+        comparison = compare(program, names, sizes, source=spec)
         return json.dumps(comparison.as_dict(), ensure_ascii=False) if args.json else comparison.text()
     result = count(spec, args.convention, prelude=args.scope)
     sizes = _sizes(args, (s.name for s in result.symbols), strict, used)

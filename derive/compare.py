@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy as sp
 
-from .api import Result, scope_of, size_value
+from .api import Result, collector_paused, scope_of, size_value
 from .conventions import CONVENTIONS, convention
 from .derivation import NodeResult, generic_terms
 from .errors import DeriveError
@@ -123,19 +123,28 @@ class Comparison:
             others = {name: walk[n][1] for name, walk in walks.items()}
             differences = []
             for name, other in others.items():
-                delta = sp.expand(other.params - node.params)
+                delta = _expand(_minus(other.params, node.params))
                 if name != self.base and delta != 0:
                     differences.append(Difference(name, delta, _causes(node, other)))
             found.append(
                 LayerComparison(
                     node.index,
                     node.name,
-                    {name: sp.expand(other.params) for name, other in others.items()},
+                    {name: _expand(other.params) for name, other in others.items()},
                     tuple(differences),
                     part.name if several else "",
                 )
             )
         return tuple(found)
+
+
+def _minus(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    # Exact integers on the numeric path: a long chain compares thousands of counts.
+    return sp.Integer(int(a) - int(b)) if a.is_Integer and b.is_Integer else a - b
+
+
+def _expand(value: sp.Expr) -> sp.Expr:
+    return value if value.is_Integer else sp.expand(value)
 
 
 def _in_total(term: Any) -> sp.Expr:
@@ -267,11 +276,13 @@ def compare(
     sizes: Mapping[str, object] | None = None,
     *,
     prelude: str | Path | Scope | None = None,
+    source: str | None = None,
 ) -> Comparison:
     """Count ``spec`` under each of ``conventions`` (default: all), the first as the base.
 
     ``sizes`` binds symbols, as :meth:`Result.subs` does. A ``using`` clause in the spec is
-    ignored here: comparing is choosing conventions.
+    ignored here: comparing is choosing conventions. For a ``spec`` parsed already, ``source``
+    is the text it was read from (shown, and quoted by errors; default: the program rewritten).
 
     >>> c = compare("in 3 -> lstm 2", ["keras", "pytorch"])
     >>> c.totals
@@ -279,7 +290,21 @@ def compare(
     >>> c.layers[0].differences[0].causes
     ('biases: +4*h — two bias vectors per gate (input and recurrent: b_ih, b_hh, as in PyTorch and cuDNN)',)
     """
-    program, text = (spec, spec.dsl()) if isinstance(spec, Program) else (parse(spec, scope_of(prelude)), spec)
+    with collector_paused():
+        return _compare(spec, conventions, sizes, prelude, source)
+
+
+def _compare(
+    spec: str | Program,
+    conventions: Sequence[str] | None,
+    sizes: Mapping[str, object] | None,
+    prelude: str | Path | Scope | None,
+    source: str | None,
+) -> Comparison:
+    if isinstance(spec, Program):
+        program, text = spec, spec.dsl() if source is None else source
+    else:
+        program, text = parse(spec, scope_of(prelude)), spec
     program = replace(program, convention=None)
     names = conventions or list(CONVENTIONS)
     try:

@@ -47,7 +47,7 @@ class Counts:
     buffers: sp.Expr = _ZERO
     embedding: sp.Expr = _ZERO
 
-    @property
+    @functools.cached_property
     def total(self) -> sp.Expr:
         """Trainable and non-trainable parameters."""
         return add([self.trainable, self.non_trainable])
@@ -107,12 +107,16 @@ def _times(n: sp.Expr, value: sp.Expr) -> sp.Expr:
     return n * value
 
 
-def total_of(results: Sequence[NodeResult]) -> Counts:
-    """The counts of several results together."""
-    counts = Counts()
-    for r in results:
-        counts = counts + r.counts
-    return counts
+def total_of(results: Sequence[NodeResult | PartResult]) -> Counts:
+    """The counts of several results (nodes, or parts) together."""
+    return _sum_counts([r.counts for r in results])
+
+
+def _sum_counts(found: Sequence[Counts]) -> Counts:
+    # Each category added once (exact integers on the numeric path), not one Counts per node.
+    if len(found) <= 1:
+        return found[0] if found else Counts()
+    return Counts(*(add([c.values()[n] for c in found]) for n in range(4)))
 
 
 @dataclass(frozen=True)
@@ -211,10 +215,7 @@ class NodeResult:
     @functools.cached_property
     def counts(self) -> Counts:
         """All copies' counts together."""
-        counts = Counts()
-        for c in self.copies:
-            counts = counts + c.counts
-        return counts
+        return _sum_counts([c.counts for c in self.copies])
 
     @property
     def params(self) -> sp.Expr:
@@ -316,7 +317,7 @@ class PartResult:
     nodes: tuple[NodeResult, ...]
     call: NetCall | None = None
 
-    @property
+    @functools.cached_property
     def counts(self) -> Counts:
         """The part's counts."""
         return total_of(self.nodes)
@@ -522,11 +523,10 @@ class _Deriver:
         )
 
     def layer_once(self, layer: Layer, options: Mapping[str, object], frozen: bool, shape: Shape) -> Copies:
-        kind = layer.spec
-        ctx = Ctx(shape, layer.size, options)
+        items = tuple(options.items())
+        count = _layer_count if _hashable(items) else _layer_count.__wrapped__
         try:
-            out = kind.shape(ctx)
-            terms = kind.count(ctx)
+            out, terms, counts = count(layer.spec, layer.size, items, shape)
         except (ShapeError, InvalidOptionError) as error:
             at = layer.spans.get(getattr(error, "option", ""))
             raise _at(error, at or layer.spans.get("node", layer.spans.get("kind"))) from None
@@ -540,8 +540,6 @@ class _Deriver:
             counts = (
                 Counts.of([t for t in terms if t.adapter]) + Counts.of([t for t in terms if not t.adapter]).frozen()
             )
-        else:
-            counts = Counts.of(terms)
         if frozen:
             counts = counts.frozen()
         return Copies(ONE, shape, out, counts, counts, (), terms)
@@ -706,6 +704,31 @@ class _Deriver:
             where,
             hint=f"the embeds before it are {shapes}",
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_count(
+    kind: Kind, size: sp.Expr | None, options: tuple[tuple[str, object], ...], shape: Shape
+) -> tuple[Shape, tuple[Term, ...], Counts]:
+    """One copy of a layer: its output shape, its terms and their counts.
+
+    A pure function of the kind, the size, the resolved options and the input shape (the
+    convention acts through the options), so identical layers -- the copies of a long chain,
+    the rows of a batch, the same program under two conventions -- are counted once. A
+    :class:`ShapeError` is raised each time (exceptions are not cached).
+    """
+    ctx = Ctx(shape, size, dict(options))
+    out = kind.shape(ctx)
+    terms = kind.count(ctx)
+    return out, terms, Counts.of(terms)
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _equal(a: sp.Expr, b: sp.Expr) -> bool:

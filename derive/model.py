@@ -626,9 +626,14 @@ class Program:
     @property
     def symbols(self) -> list[sp.Symbol]:
         """The free symbols (``where`` bindings included), sorted by name."""
+        return list(self._symbols)
+
+    @functools.cached_property
+    def _symbols(self) -> tuple[sp.Symbol, ...]:
+        # Asked for several times per count; a long chain's walk is done once.
         found: set[sp.Symbol] = set().union(*(p.free_symbols for p in self.parts))
         found.discard(INPUT_CHANNELS)
-        return sorted(found, key=lambda s: s.name)
+        return tuple(sorted(found, key=lambda s: s.name))
 
     def dsl(self) -> str:
         """The program written in the language (definitions first)."""

@@ -2,10 +2,11 @@
 
 The grammar lives in ``grammar/derive.lark`` (installed as package data of ``derive.grammar``)
 and is the single source of truth for the syntax; the LALR parser is built once, on first use.
-The transformer below is a thin mapping, one method per rule or alias, into plain records;
-:class:`_Resolver` then builds the model in statement order, so that each name (a built-in
-kind, a block, a net) is looked up in the scope where it was written. SymPy objects are built
-from the parse tree only: user text never reaches ``sympify`` or ``eval``.
+The parser calls :class:`_Build` as it reduces each rule (no parse tree is built): a thin
+mapping, one method per rule or alias, into plain records; :class:`_Resolver` then builds the
+model in statement order, so that each name (a built-in kind, a block, a net) is looked up in
+the scope where it was written. SymPy objects are built from the parsed tokens only: user text
+never reaches ``sympify`` or ``eval``.
 
 Lark's errors are caught here and raised again as :class:`~derive.errors.SpecSyntaxError`
 with the place, what was expected, and the closest valid word.
@@ -15,16 +16,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sympy as sp
-from lark import Lark, Token, Transformer_NonRecursive, UnexpectedInput, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
-from lark.tree import Meta
+from lark import Lark, Token, UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from . import shapes
 from .conventions import convention
@@ -59,16 +59,26 @@ def grammar_text() -> str:
 def parser() -> Lark:
     """The LALR parser for the language, built on first use.
 
+    It builds no parse tree: the parser calls :class:`_Build`'s method for each rule as it
+    reduces it, with every child (``keep_all_tokens``), so that each record knows where it was
+    written without Lark's position propagation over a tree that is then thrown away.
+
     Lark keeps the built tables in a cache file (in the temporary directory, keyed by the
     grammar's hash and Lark's version), which saves a cold start ~20 ms; without a writable
     temporary directory it is built each time.
     """
-    options: dict[str, Any] = {
-        "start": "program",
-        "parser": "lalr",
-        "propagate_positions": True,
-        "maybe_placeholders": True,
-    }
+    return _lark(transformer=_Build(), keep_all_tokens=True)
+
+
+@functools.cache
+def checker() -> Lark:
+    """The same grammar building a plain tree: for the error path only (what the parser
+    accepts at a position, whether the text has a syntax error)."""
+    return _lark()
+
+
+def _lark(**extra: Any) -> Lark:
+    options: dict[str, Any] = {"start": "program", "parser": "lalr", "maybe_placeholders": True, **extra}
     try:
         return Lark(grammar_text(), cache=True, **options)
     except OSError:
@@ -270,18 +280,17 @@ def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = F
     try:
         _check_limits(text)
         try:
-            tree = parser().parse(text)
+            raw = parser().parse(text).value  # type: ignore[attr-defined]  # a _P, built by _Build
         except UnexpectedInput as error:
             raise _syntax_error(error, text) from None
-        except RecursionError:
-            raise SpecSyntaxError(
-                "the spec is nested too deeply", hint=f"at most {shapes.MAX_NESTING} levels"
-            ) from None
-        try:
-            raw = _ToRecords().transform(tree)
-        except VisitError as error:
-            if isinstance(error.orig_exc, DeriveError):
-                raise error.orig_exc from None
+        except DeriveError:
+            # A fault found while reading (a number too long, a division by zero): a syntax
+            # error anywhere in the text is reported first, as it was when the whole text was
+            # parsed before anything was built.
+            try:
+                checker().parse(text)
+            except UnexpectedInput as error:
+                raise _syntax_error(error, text) from None
             raise
         assert isinstance(raw, _Program)
         return _Resolver(text, scope, origin).program(raw, definitions_only)
@@ -312,53 +321,46 @@ def _check_limits(text: str) -> None:
             depth -= 1
 
 
-# --- parse tree to records -------------------------------------------------------------------
+# --- rules to records ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Located:
+class _Located(NamedTuple):
     """An expression and where it was written."""
 
     value: sp.Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class _Dims:
+class _Dims(NamedTuple):
     """``k=1x7``: one size per spatial dimension, and where it was written."""
 
     values: tuple[_Located, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
     name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
     value: _Located | _Dims | None
     span: Span
 
 
-@dataclass(frozen=True)
-class _Layer:
+class _Layer(NamedTuple):
     name: str
     name_span: Span
     size: _Located | None
 
 
-@dataclass(frozen=True)
-class _Group:
+class _Group(NamedTuple):
     chain: tuple[_Element, ...]
 
 
-@dataclass(frozen=True)
-class _Branch:
+class _Branch(NamedTuple):
     op: str
     chains: tuple[tuple[_Element, ...], ...]
     residual: bool
 
 
-@dataclass(frozen=True)
-class _Element:
+class _Element(NamedTuple):
     node: _Layer | _Group | _Branch
     options: tuple[tuple[_Option, ...], ...]
     repeat: _Located | None
@@ -366,16 +368,14 @@ class _Element:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Part:
+class _Part(NamedTuple):
     label: tuple[str, Span] | None
     shape: tuple[_Located, ...]
     chain: tuple[_Element, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class _NetCall:
+class _NetCall(NamedTuple):
     label: tuple[str, Span] | None
     name: str
     name_span: Span
@@ -383,15 +383,13 @@ class _NetCall:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Param:
+class _Param(NamedTuple):
     name: str
     default: _Located | None
     span: Span
 
 
-@dataclass(frozen=True)
-class _BlockDef:
+class _BlockDef(NamedTuple):
     name: str
     name_span: Span
     size_param: tuple[str, Span] | None
@@ -400,8 +398,7 @@ class _BlockDef:
     span: Span
 
 
-@dataclass(frozen=True)
-class _NetDef:
+class _NetDef(NamedTuple):
     name: str
     name_span: Span
     params: tuple[_Param, ...]
@@ -409,17 +406,15 @@ class _NetDef:
     span: Span
 
 
-@dataclass(frozen=True)
-class _Program:
+class _Program(NamedTuple):
     statements: tuple[_Part | _NetCall | _BlockDef | _NetDef, ...]
     using: tuple[str, Span] | None
     where: tuple[tuple[str, _Located, Span], ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """A sum as it is read, term by term (see ``_ToRecords.add``)."""
+class _Terms(NamedTuple):
+    """A sum as it is read, term by term (see ``_Build.add``)."""
 
     terms: tuple[sp.Expr, ...]
 
@@ -432,123 +427,186 @@ def _expr(value: Any) -> sp.Expr:
     return sp.Add(*value.terms) if isinstance(value, _Terms) else value
 
 
-def _span(meta: Meta | Token) -> Span:
-    return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)  # type: ignore[arg-type]
+def _span(token: Token) -> Span:
+    return Span(token.start_pos, token.end_pos, token.line, token.column)  # type: ignore[arg-type]
 
 
 def _name(token: Token) -> tuple[str, Span]:
     return str(token), _span(token)
 
 
-class _ToRecords(Transformer_NonRecursive[Token, Any]):
-    """Parse tree to records: one method per rule of the grammar."""
+class _P:
+    """A value built from a rule, and where the rule was written.
 
-    def integer(self, children: list[Token]) -> sp.Expr:
-        token = children[0]
+    The parser hands each rule's callback every child, punctuation and keywords included
+    (``keep_all_tokens``), so a rule's place runs from its first child to its last, exactly as
+    Lark's ``propagate_positions`` would compute it, without building a tree first.
+    """
+
+    __slots__ = ("span", "value")
+
+    def __init__(self, value: Any, span: Span) -> None:
+        self.value = value
+        self.span = span
+
+
+Child = Any  # a Token, a _P, or None (an optional part that is absent)
+
+
+def _extent(children: list[Child]) -> Span:
+    first: Any = None
+    last: Any = None
+    for first in children:
+        if first is not None:
+            break
+    for last in reversed(children):
+        if last is not None:
+            break
+    end = last.span.end if type(last) is _P else last.end_pos
+    if type(first) is _P:
+        start = first.span
+        return Span(start.start, end, start.line, start.column)
+    return Span(first.start_pos, end, first.line, first.column)
+
+
+def _rule(method: Callable[[Any, Span, list[Child]], Any]) -> Callable[[Any, list[Child]], _P]:
+    """A parser callback: the method's value with the rule's place."""
+
+    @functools.wraps(method)
+    def callback(self: Any, children: list[Child]) -> _P:
+        span = _extent(children)
+        return _P(method(self, span, children), span)
+
+    return callback
+
+
+def _values(children: list[Child]) -> tuple[Any, ...]:
+    """The values of the children built by rules (tokens and absent parts left out)."""
+    return tuple(c.value for c in children if type(c) is _P)
+
+
+class _Build:
+    """Parser callbacks: each rule (or ``->`` alias) of the grammar, called by the LALR parser as
+    it reduces, with every child of the rule in order (``None`` for an absent ``[...]``)."""
+
+    @_rule
+    def integer(self, span: Span, c: list[Child]) -> sp.Expr:
+        token = c[0]
         if len(token) > shapes.MAX_DIGITS:
-            raise InvalidSizeError(
-                f"a number of {len(token):,} digits; the limit is {shapes.MAX_DIGITS:,}", _span(token)
-            )
+            raise InvalidSizeError(f"a number of {len(token):,} digits; the limit is {shapes.MAX_DIGITS:,}", span)
         return sp.Integer(int(str(token).replace("_", "")))
 
-    def symbol(self, children: list[Token]) -> sp.Expr:
-        return shapes.symbol(str(children[0]))
+    @_rule
+    def symbol(self, span: Span, c: list[Child]) -> sp.Expr:
+        return shapes.symbol(str(c[0]))
 
-    def input_channels(self, children: list[Token]) -> sp.Expr:
+    @_rule
+    def input_channels(self, span: Span, c: list[Child]) -> sp.Expr:
         return INPUT_CHANNELS
 
     # A long sum is read as a list of terms and added once: a + b + c + ... one Add at a time
     # would flatten the growing sum again at every term.
-    def add(self, children: list[Any]) -> _Terms:
-        return _Terms((*_terms(children[0]), _expr(children[1])))
+    @_rule
+    def add(self, span: Span, c: list[Child]) -> _Terms:
+        return _Terms((*_terms(c[0].value), _expr(c[2].value)))
 
-    def sub(self, children: list[Any]) -> _Terms:
-        return _Terms((*_terms(children[0]), -_expr(children[1])))
+    @_rule
+    def sub(self, span: Span, c: list[Child]) -> _Terms:
+        return _Terms((*_terms(c[0].value), -_expr(c[2].value)))
 
-    def mul(self, children: list[Any]) -> sp.Expr:
-        return _expr(children[0]) * _expr(children[1])
+    @_rule
+    def mul(self, span: Span, c: list[Child]) -> sp.Expr:
+        return _expr(c[0].value) * _expr(c[2].value)
 
-    @v_args(meta=True)
-    def div(self, meta: Meta, children: list[Any]) -> sp.Expr:
-        if _expr(children[1]) == 0:
-            raise InvalidSizeError("division by zero", _span(meta))
-        return _expr(children[0]) / _expr(children[1])
+    @_rule
+    def div(self, span: Span, c: list[Child]) -> sp.Expr:
+        if _expr(c[2].value) == 0:
+            raise InvalidSizeError("division by zero", span)
+        return _expr(c[0].value) / _expr(c[2].value)
 
-    def neg(self, children: list[Any]) -> sp.Expr:
-        return -_expr(children[0])
+    @_rule
+    def neg(self, span: Span, c: list[Child]) -> sp.Expr:
+        return -_expr(c[1].value)
 
-    @v_args(meta=True)
-    def size(self, meta: Meta, children: list[Any]) -> _Located:
-        return _Located(_expr(children[0]), _span(meta))
+    @_rule
+    def atom(self, span: Span, c: list[Child]) -> Any:  # "(" sum ")": the sum, its place with the parentheses
+        return c[1].value
+
+    @_rule
+    def size(self, span: Span, c: list[Child]) -> _Located:
+        return _Located(_expr(c[0].value), span)
 
     bare_size = size
 
-    @v_args(meta=True)
-    def mul_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("*", _expr(children[0]), _span(meta))
+    @_rule
+    def mul_tail(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("*", _expr(c[1].value), span)
 
-    @v_args(meta=True)
-    def div_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        if _expr(children[0]) == 0:
-            raise InvalidSizeError("division by zero", _span(meta))
-        return "tail", ("/", _expr(children[0]), _span(meta))
+    @_rule
+    def div_tail(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        if _expr(c[1].value) == 0:
+            raise InvalidSizeError("division by zero", span)
+        return "tail", ("/", _expr(c[1].value), span)
 
-    @v_args(meta=True)
-    def add_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("+", _expr(children[0]), _span(meta))
+    @_rule
+    def add_tail(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("+", _expr(c[1].value), span)
 
-    @v_args(meta=True)
-    def sub_tail(self, meta: Meta, children: list[sp.Expr]) -> tuple[str, tuple[str, sp.Expr, Span]]:
-        return "tail", ("-", _expr(children[0]), _span(meta))
+    @_rule
+    def sub_tail(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, sp.Expr, Span]]:
+        return "tail", ("-", _expr(c[1].value), span)
 
-    def repeat(self, children: list[_Located]) -> tuple[str, _Located]:
-        return "repeat", children[0]
+    @_rule
+    def repeat(self, span: Span, c: list[Child]) -> tuple[str, _Located]:
+        return "repeat", c[1].value
 
-    def label(self, children: list[Token]) -> tuple[str, tuple[str, Span]]:
-        return "label", _name(children[0])
+    @_rule
+    def label(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, Span]]:
+        return "label", _name(c[1])
 
-    @v_args(meta=True)
-    def option(self, meta: Meta, children: list[Any]) -> _Option:
-        name, value = children
-        name = _expr(name) if isinstance(name, _Terms) else name
-        span = _span(meta)
-        if isinstance(name, sp.Expr):  # `sum` is inlined: wrap it with its place
-            name = _Located(name, span)
-        return _Option(name, value, span)
+    @_rule
+    def option(self, span: Span, c: list[Child]) -> _Option:
+        name, _, value = c
+        return _Option(_Located(_expr(name.value), span), None if value is None else value.value, span)
 
-    @v_args(meta=True)
-    def dims(self, meta: Meta, children: list[_Located]) -> _Dims:
-        return _Dims(tuple(children), _span(meta))
+    @_rule
+    def dims(self, span: Span, c: list[Child]) -> _Dims:
+        return _Dims(_values(c), span)
 
-    def options(self, children: list[Any]) -> tuple[str, tuple[_Option, ...]]:
-        return "options", tuple(child for child in children if child is not None)
+    @_rule
+    def options(self, span: Span, c: list[Child]) -> tuple[str, tuple[_Option, ...]]:
+        return "options", _values(c)
 
-    @v_args(meta=True)
-    def layer(self, meta: Meta, children: list[Any]) -> _Layer:
-        name, size = children
-        return _Layer(str(name), _span(name), size)
+    @_rule
+    def layer(self, span: Span, c: list[Child]) -> _Layer:
+        name, size = c
+        return _Layer(str(name), _span(name), None if size is None else size.value)
 
-    def group(self, children: list[Any]) -> _Group:
-        return _Group(tuple(children[0]))
+    @_rule
+    def group(self, span: Span, c: list[Child]) -> _Group:
+        return _Group(c[1].value)
 
-    def residual(self, children: list[Any]) -> _Branch:
-        return _Branch("add", (tuple(children[0]), ()), True)
+    @_rule
+    def residual(self, span: Span, c: list[Child]) -> _Branch:
+        return _Branch("add", (c[2].value, ()), True)
 
-    def branch(self, children: list[Any]) -> _Branch:
-        op, *chains = children
-        return _Branch(str(op).lower(), tuple(tuple(c) for c in chains), False)
+    @_rule
+    def branch(self, span: Span, c: list[Child]) -> _Branch:
+        return _Branch(str(c[0]).lower(), _values(c), False)
 
-    def chain(self, children: list[Any]) -> tuple[_Element, ...]:
-        return tuple(child for child in children if isinstance(child, _Element))
+    @_rule
+    def chain(self, span: Span, c: list[Child]) -> tuple[_Element, ...]:
+        return _values(c)
 
-    @v_args(meta=True)
-    def element(self, meta: Meta, children: list[Any]) -> _Element:
-        node, *posts = children
+    @_rule
+    def element(self, span: Span, c: list[Child]) -> _Element:
+        node = c[0].value
         options: list[tuple[_Option, ...]] = []
         repeat: _Located | None = None
         label: tuple[str, Span] | None = None
         tails: list[tuple[str, sp.Expr, Span]] = []
-        for what, value in posts:
+        for post in c[1:]:
+            what, value = post.value
             if what == "tail":
                 if len(options) != 1 or repeat is not None or label is not None:
                     raise SpecSyntaxError(
@@ -588,82 +646,83 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
                     "arithmetic after options", tails[0][2], hint="write the whole size in parentheses"
                 )
             value, start = group[0].name.value, group[0].span
-            for op, operand, span in tails:
+            for op, operand, where in tails:
                 value = {"*": value * operand, "/": value / operand, "+": value + operand, "-": value - operand}[op]
-                end = span
+                end = where
             whole = Span(start.start - 1, end.end, start.line, start.column - 1)
             node = _Layer(node.name, node.name_span, _Located(value, whole))
             options = rest
-        return _Element(node, tuple(options), repeat, label, _span(meta))
+        return _Element(node, tuple(options), repeat, label, span)
 
-    @v_args(meta=True)
-    def shape(self, meta: Meta, children: list[_Located]) -> tuple[_Located, ...]:
-        return tuple(children)
+    @_rule
+    def shape(self, span: Span, c: list[Child]) -> tuple[_Located, ...]:
+        return _values(c)
 
-    @v_args(meta=True)
-    def part(self, meta: Meta, children: list[Any]) -> _Part:
-        label, shape, *rest = children
-        elements = tuple(child for child in rest if isinstance(child, _Element))
-        return _Part(None if label is None else _name(label), shape, elements, _span(meta))
+    @_rule
+    def part(self, span: Span, c: list[Child]) -> _Part:
+        label, _, _, shape, *rest = c
+        return _Part(None if label is None else _name(label), shape.value, _values(rest), span)
 
-    @v_args(meta=True)
-    def net_call(self, meta: Meta, children: list[Any]) -> _NetCall:
-        label, name, options = children
-        opts = options[1] if options else ()
-        return _NetCall(None if label is None else _name(label), str(name), _span(name), opts, _span(meta))
+    @_rule
+    def net_call(self, span: Span, c: list[Child]) -> _NetCall:
+        label, _, name, options = c
+        opts = options.value[1] if options is not None else ()
+        return _NetCall(None if label is None else _name(label), str(name), _span(name), opts, span)
 
-    @v_args(meta=True)
-    def param(self, meta: Meta, children: list[Any]) -> _Param:
-        name, default = children
-        return _Param(str(name), default, _span(meta))
+    @_rule
+    def param(self, span: Span, c: list[Child]) -> _Param:
+        name, _, default = c
+        return _Param(str(name), None if default is None else default.value, span)
 
-    def params(self, children: list[Any]) -> tuple[_Param, ...]:
-        return tuple(child for child in children if child is not None)
+    @_rule
+    def params(self, span: Span, c: list[Child]) -> tuple[_Param, ...]:
+        return _values(c)
 
-    @v_args(meta=True)
-    def block_def(self, meta: Meta, children: list[Any]) -> _BlockDef:
-        name, size_param, params, body = children
+    @_rule
+    def block_def(self, span: Span, c: list[Child]) -> _BlockDef:
+        _, name, size_param, params, _, body = c
         return _BlockDef(
             str(name),
             _span(name),
             None if size_param is None else _name(size_param),
-            params or (),
-            tuple(body),
-            _span(meta),
+            () if params is None else params.value,
+            body.value,
+            span,
         )
 
-    @v_args(meta=True)
-    def net_def(self, meta: Meta, children: list[Any]) -> _NetDef:
-        name, params, *parts = children
-        return _NetDef(str(name), _span(name), params or (), tuple(parts), _span(meta))
+    @_rule
+    def net_def(self, span: Span, c: list[Child]) -> _NetDef:
+        _, name, params, *parts = c
+        return _NetDef(str(name), _span(name), () if params is None else params.value, _values(parts), span)
 
-    @v_args(meta=True)
-    def using(self, meta: Meta, children: list[Token]) -> tuple[str, tuple[str, Span]]:
-        return "using", _name(children[-1])
+    @_rule
+    def using(self, span: Span, c: list[Child]) -> tuple[str, tuple[str, Span]]:
+        return "using", _name(c[-1])
 
-    @v_args(meta=True)
-    def binding(self, meta: Meta, children: list[Any]) -> tuple[str, _Located, Span]:
-        name, value = children
-        return str(name), value, _span(meta)
+    @_rule
+    def binding(self, span: Span, c: list[Child]) -> tuple[str, _Located, Span]:
+        name, _, value = c
+        return str(name), value.value, span
 
-    def where(self, children: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        return "where", tuple(child for child in children if isinstance(child, tuple))
+    @_rule
+    def where(self, span: Span, c: list[Child]) -> tuple[str, tuple[Any, ...]]:
+        return "where", _values(c)
 
-    @v_args(meta=True)
-    def program(self, meta: Meta, children: list[Any]) -> _Program:
+    @_rule
+    def program(self, span: Span, c: list[Child]) -> _Program:
         statements = []
         using: tuple[str, Span] | None = None
         where: list[tuple[str, _Located, Span]] = []
-        for child in children:
-            if isinstance(child, tuple) and child and child[0] == "using":
+        for child in _values(c):
+            if type(child) is tuple and child[0] == "using":
                 if using is not None:
                     raise SpecSyntaxError("'using' is given twice", child[1][1])
                 using = child[1]
-            elif isinstance(child, tuple) and child and child[0] == "where":
+            elif type(child) is tuple and child[0] == "where":
                 where.extend(child[1])
             else:
                 statements.append(child)
-        return _Program(tuple(statements), using, tuple(where), _span(meta))
+        return _Program(tuple(statements), using, tuple(where), span)
 
 
 # --- records to model ------------------------------------------------------------------------
@@ -1096,7 +1155,7 @@ def _acceptable(text: str, position: int, fallback: set[str]) -> set[str]:
     and asking it gives the exact set.
     """
     try:
-        state = parser().parse_interactive(text[:position])
+        state = checker().parse_interactive(text[:position])
         state.exhaust_lexer()
         return set(state.accepts())
     except UnexpectedInput:

@@ -7,14 +7,63 @@ its own syntax. Mathematics is printed by SymPy's own printers (``sstr`` for tex
 
 from __future__ import annotations
 
-from .budget import leading_dict, leading_latex, leading_text, solution_dict, solution_latex, solution_text
-from .compare import compare_dict, compare_text
-from .explain import explain
-from .json import as_dict, explain_dict
-from .latex import document, latex, standalone, tex_text
-from .markdown import markdown
-from .rows import number
-from .text import text
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .budget import leading_dict, leading_latex, leading_text, solution_dict, solution_latex, solution_text
+    from .compare import compare_dict, compare_text
+    from .explain import explain
+    from .json import as_dict, explain_dict
+    from .latex import document, latex, standalone, tex_text
+    from .markdown import markdown
+    from .rows import number
+    from .text import text
+
+# Each format is imported when it is first asked for: a count printed as a table needs only
+# the table's module, and a one-shot command pays for every module it imports.
+_MODULES = {
+    "leading_dict": "budget",
+    "leading_latex": "budget",
+    "leading_text": "budget",
+    "solution_dict": "budget",
+    "solution_latex": "budget",
+    "solution_text": "budget",
+    "compare_dict": "compare",
+    "compare_text": "compare",
+    "explain": "explain",
+    "as_dict": "json",
+    "explain_dict": "json",
+    "document": "latex",
+    "latex": "latex",
+    "standalone": "latex",
+    "tex_text": "latex",
+    "markdown": "markdown",
+    "number": "rows",
+    "text": "text",
+}
+
+
+class _Package(types.ModuleType):
+    """The ``derive.render`` module: loads a format's function when it is first asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _MODULES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+        super().__setattr__(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing the submodule derive.render.text binds the name 'text' to it: the function keeps it.
+        if name in _MODULES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "as_dict",

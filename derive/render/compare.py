@@ -56,7 +56,7 @@ def compare_text(comparison: Compared) -> str:
 
 
 def _signed(value: sp.Expr) -> str:
-    value = sp.expand(value)
+    value = value if value.is_Integer else sp.expand(value)
     if value.is_Integer:
         return f"{int(value):+,}"
     return ("" if value.could_extract_minus_sign() else "+") + sstr(tidy(value))

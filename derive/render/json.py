@@ -9,7 +9,7 @@ import sympy as sp
 from ..algebra import sstr
 from ..derivation import generic_terms
 from ..model import Branch, Call, Group
-from .rows import json_value
+from .rows import json_value, latex_value, printed
 
 if TYPE_CHECKING:
     from ..derivation import Counts, NodeResult, PartResult
@@ -34,7 +34,7 @@ def as_dict(result: Counted) -> dict[str, Any]:
         "total": json_value(result.total),
         "short": result.short,
         "formula": sstr(result.formula),
-        "latex": sp.latex(result.formula),
+        "latex": latex_value(result.formula),
         "symbols": [s.name for s in result.symbols],
         **categories(result.counts),
         "layers": [node_dict(node) for node in result.layers],
@@ -92,8 +92,8 @@ def node_dict(node: NodeResult) -> dict[str, Any]:
         }
     )
     if node.formula is not None:
-        data["formula"] = sstr(node.formula, order="none")
-        data["latex"] = sp.latex(node.formula, order="none")
+        data["formula"] = printed(node.formula)
+        data["latex"] = printed(node.formula, latex=True)
         data["options"] = {k: _option(v) for k, v in node.options.items() if v is not None}
     if node.node.label:
         data["label"] = node.node.label

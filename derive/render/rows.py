@@ -35,6 +35,19 @@ def formula_text(formula: sp.Expr) -> str:
     return "" if formula == 0 else sstr(formula, order="none")
 
 
+@functools.lru_cache(maxsize=2048)
+def printed(formula: sp.Expr, latex: bool = False) -> str:
+    """A layer's formula in SymPy syntax (or LaTeX), in the order of its terms. The formulas are
+    the kinds' (one per kind and options, see derivation.shown_formula): a batch or a long chain
+    prints the same few again and again, so each is printed once."""
+    return sp.latex(formula, order="none") if latex else sstr(formula, order="none")
+
+
+def latex_value(value: sp.Expr) -> str:
+    """``sp.latex(value)``; a number as its digits, without a printer."""
+    return str(int(value)) if value.is_Integer else sp.latex(value)
+
+
 @functools.lru_cache(maxsize=1024)
 def _symbols_of(formula: sp.Expr) -> frozenset[str]:
     return frozenset(str(s) for s in formula.free_symbols)

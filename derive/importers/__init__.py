@@ -10,5 +10,6 @@ from __future__ import annotations
 
 from .base import Imported, UnsupportedModelError
 from .hf import from_hf
+from .torch_module import from_torch
 
-__all__ = ["Imported", "UnsupportedModelError", "from_hf"]
+__all__ = ["Imported", "UnsupportedModelError", "from_hf", "from_torch"]

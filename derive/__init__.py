@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .compare import Comparison, compare
     from .conventions import CONVENTIONS, Convention
     from .derivation import LayerResult, NodeResult, PartResult
-    from .importers import Imported, UnsupportedModelError, from_hf, from_torch
+    from .importers import Imported, UnsupportedModelError, from_hf, from_keras, from_torch
     from .kinds import KINDS, Kind
     from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Network, Part, Program
     from .parse import parse
@@ -62,6 +62,7 @@ _LAZY = {
     "Imported": "importers",
     "UnsupportedModelError": "importers",
     "from_hf": "importers",
+    "from_keras": "importers",
     "from_torch": "importers",
     "KINDS": "kinds",
     "Kind": "kinds",
@@ -113,6 +114,7 @@ __all__ = [
     "compare",
     "count",
     "from_hf",
+    "from_keras",
     "from_torch",
     "parse",
 ]

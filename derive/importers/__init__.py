@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .base import Imported, UnsupportedModelError
 from .hf import from_hf
+from .keras_model import from_keras
 from .torch_module import from_torch
 
-__all__ = ["Imported", "UnsupportedModelError", "from_hf", "from_torch"]
+__all__ = ["Imported", "UnsupportedModelError", "from_hf", "from_keras", "from_torch"]

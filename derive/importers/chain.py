@@ -1,0 +1,234 @@
+"""Chains and parts: how an import lays out the layers it found, for every framework.
+
+A framework's model becomes a list of items: a layer (:class:`Unit`), a run of identical
+children (:class:`Run`), or a break (:class:`Break`, where the order of the layers is not
+known). :class:`Parts` lays them out as derive's parts: one chain while each layer takes the
+width the chain has reached, a new part wherever one does not, or after a break.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+_KEYWORDS = {"in", "as", "using", "where", "block", "net", "residual", "add", "concat", "mul", "x"}
+
+
+@dataclass
+class Unit:
+    """One layer of the spec: its text, the width it takes (None: any), the width it gives
+    (None: the width it takes), and where it comes from."""
+
+    text: str
+    path: str
+    needs: int | None = None
+    out: int | None = None
+    vocab: bool = False  # an embedding: it starts a part, reading token ids of ``needs`` kinds
+    alone: bool = False  # its own part (a norm over several dimensions)
+    opaque: bool = False  # params N: in the chain running, else a part of its own
+    weight: int | None = None  # id() of the weight a later layer may tie to
+    label: str | None = None  # set when a later layer ties to it
+
+    def written(self) -> str:
+        return self.text if self.label is None else f"{self.text} as {self.label}"
+
+
+@dataclass
+class Run:
+    """Children of a Sequential that chain: ``items`` once, ``repeat`` times."""
+
+    items: list[Item]
+    repeat: int
+    path: str
+
+
+@dataclass
+class Break:
+    """The end of a chain: what follows starts a new part."""
+
+
+Item = Unit | Run | Break
+
+
+@dataclass
+class Part:
+    label: str
+    width: int
+    elements: list[str] = field(default_factory=list)
+
+
+def join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def label(path: str) -> str:
+    word = re.sub(r"\W", "_", path)
+    if not word or word[0].isdigit() or word.lower() in _KEYWORDS:
+        word = "m_" + word
+    return word
+
+
+def with_option(text: str, option: str) -> str:
+    if not option:
+        return text
+    repeat = ""
+    match = re.search(r" x\d+$", text)
+    if match:
+        text, repeat = text[: match.start()], match[0]
+    if text.endswith(")"):
+        return f"{text[:-1]}, {option}){repeat}"
+    return f"{text} ({option}){repeat}"
+
+
+def _shape(items: list[Item]) -> Iterator[str]:
+    """What makes two children the same: their text and widths (none of them shared)."""
+    for item in items:
+        if isinstance(item, Unit):
+            yield f"{item.text}|{item.needs}|{item.out}|{item.vocab}|{item.alone}"
+        elif isinstance(item, Run):
+            yield f"[{'/'.join(_shape(item.items))}]x{item.repeat}"
+        else:
+            yield "|"
+
+
+def _ins_and_out(items: list[Item]) -> tuple[int | None, int | None, bool]:
+    """The width a chain of items takes and gives, and whether it is one plain chain."""
+    needs: int | None = None
+    width: int | None = None
+    for item in items:
+        if isinstance(item, Break):
+            return None, None, False
+        if isinstance(item, Run):
+            inner_in, inner_out, plain = _ins_and_out(item.items)
+            if not plain:
+                return None, None, False
+            step_in, step_out = inner_in, inner_out
+        else:
+            if item.vocab or item.alone or "tied=" in item.text:
+                return None, None, False
+            step_in, step_out = item.needs, item.out if item.out is not None else item.needs
+        if step_in is not None:
+            if width is not None and width != step_in:
+                return None, None, False
+            needs = needs if needs is not None or width is not None else step_in
+            width = step_out if step_out is not None else step_in
+        elif step_out is not None:
+            width = step_out
+    return needs, width, True
+
+
+def repeats(first: list[Item], other: list[Item]) -> bool:
+    """Whether ``other`` is a copy of ``first`` that can follow it in one chain ``xN``."""
+    if not first or list(_shape(first)) != list(_shape(other)):
+        return False
+    needs, out, plain = _ins_and_out(first)
+    return plain and needs is not None and needs == out
+
+
+def collapse(converted: list[tuple[str, list[Item]]]) -> list[Item]:
+    """The items of children that run in order (each child's path and items), with each run
+    of identical consecutive children made one :class:`Run`."""
+    items: list[Item] = []
+    at = 0
+    while at < len(converted):
+        path, first = converted[at]
+        end = at + 1
+        while end < len(converted) and repeats(first, converted[end][1]):
+            end += 1
+        if end - at > 1:
+            items.append(Run(first, end - at, path))
+        else:
+            items.extend(first)
+        at = end
+    return items
+
+
+class Parts:
+    """Items laid out as parts: a chain runs while widths follow; anything else starts a part."""
+
+    def __init__(self, convention: str) -> None:
+        self.convention = convention
+        self.parts: list[Part] = []
+        self.current: Part | None = None
+        self.width: int | None = None
+        self.pending: list[str] = []  # size-less layers waiting for a width to start a part
+        self.units: list[tuple[Part, int, Unit]] = []
+
+    def start(self, unit: Unit, width: int) -> Part:
+        part = Part(unit.path, width, self.pending)
+        self.pending = []
+        self.parts.append(part)
+        return part
+
+    def add(self, items: list[Item]) -> None:
+        for item in items:
+            if isinstance(item, Break):
+                self.close()
+            elif isinstance(item, Run):
+                self.run(item)
+            else:
+                self.unit(item)
+
+    def close(self) -> None:
+        self.current, self.width, self.pending = None, None, []
+
+    def unit(self, unit: Unit) -> None:
+        if unit.opaque and self.current is not None:
+            self.place(self.current, unit)  # its output width is unknown: the next layer says
+            return
+        if unit.vocab or unit.alone or unit.opaque:
+            self.close()
+            part = self.start(unit, unit.needs or 1)
+            self.place(part, unit)
+            self.current, self.width = (None, None) if unit.alone or unit.opaque else (part, unit.out or part.width)
+            return
+        if unit.needs is None:
+            if self.current is None:
+                self.pending.append(unit.text)
+            else:
+                self.place(self.current, unit)
+            return
+        if self.current is None or self.width != unit.needs:
+            self.current = self.start(unit, unit.needs)
+        self.place(self.current, unit)
+        self.width = unit.out if unit.out is not None else unit.needs
+
+    def place(self, part: Part, unit: Unit) -> None:
+        self.units.append((part, len(part.elements), unit))
+        part.elements.append(unit.written())
+
+    def run(self, run: Run) -> None:
+        needs, out, _ = _ins_and_out(run.items)
+        inner = Parts(self.convention)
+        inner.add(run.items)
+        if len(inner.parts) != 1 or needs is None:
+            for _ in range(run.repeat):
+                self.add(run.items)
+            return
+        chain = inner.parts[0].elements
+        body = chain[0] if len(chain) == 1 and not re.search(r" x\d+$", chain[0]) else f"[ {' -> '.join(chain)} ]"
+        unit = Unit(f"{body} x{run.repeat}", run.path, needs=needs, out=out)
+        if self.current is None or self.width != needs:
+            self.current = self.start(unit, needs)
+        self.current.elements.append(unit.text)
+        self.width = out
+
+    def text(self) -> str:
+        # Labels are written once every unit knows whether a later layer ties to it.
+        for part, at, unit in self.units:
+            part.elements[at] = unit.written()
+        parts = [p for p in self.parts if p.elements]
+        labels: dict[str, int] = {}
+        lines = []
+        for part in parts:
+            head = f"in {part.width} -> {' -> '.join(part.elements)}"
+            if len(parts) == 1:
+                lines.append(head)
+                continue
+            name = label(part.label or "part")
+            labels[name] = labels.get(name, 0) + 1
+            if labels[name] > 1:
+                name = f"{name}_{labels[name]}"
+            lines.append(f"{name}: {head}")
+        return " ;\n".join(lines) + f"\nusing {self.convention}"

@@ -1,0 +1,254 @@
+"""Keras 3 models: a spec from a built Sequential or functional model, exact by construction.
+
+Each layer Keras defines maps to a kind, with its widths read from its built weights
+(keras/src/layers/*): ``Dense`` (kernel (i, units), bias) is ``dense``, ``Embedding``
+(embeddings (input_dim, output_dim)) ``embed``, ``SimpleRNN``/``GRU``/``LSTM`` (cell kernel
+(i, g·h), recurrent_kernel, bias; GRU's ``reset_after``) the recurrent kinds, ``Bidirectional``
+of one of them the bi- kinds, ``LayerNormalization`` (gamma, beta) ``layernorm``,
+``RMSNormalization`` ``rmsnorm``, ``MultiHeadAttention`` (query, key, value kernels (i, H, k),
+output (H, v, d)) ``attn``, and the layers without weights (``Dropout``, ``Activation``,
+``ReLU``, ``Softmax``, ``Flatten``, ``Identity``) their kinds; a ``Dense`` with an activation is
+followed by the activation's kind.
+
+A Sequential is a chain, as is a functional model where each layer takes the output of the
+one before; elsewhere (branches, merges) a layer starts a part of its own, labelled with its
+name, and the parts are summed. A model used as a layer is walked in place. A layer that is
+not trainable is ``frozen`` (its weights are non-trainable, as ``summary()`` shows). A layer
+derive cannot map is an error naming its class and its weights; ``strict=False`` writes it as
+``params N``. The spec ends ``using keras``, and its count (trainable and non-trainable) is
+checked against the model's own before it is returned.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .base import Imported, UnsupportedModelError
+from .chain import Break, Item, Parts, Unit, collapse, with_option
+
+#: Activations derive has a kind for, by Keras's function name.
+_ACTIVATIONS = {
+    "relu": "relu",
+    "relu6": "relu6",
+    "gelu": "gelu",
+    "silu": "silu",
+    "swish": "silu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "softmax": "softmax",
+}
+
+#: Layers without weights, by class name, and the kind each is.
+_SIZELESS = {
+    "Dropout": "dropout",
+    "SpatialDropout1D": "dropout",
+    "SpatialDropout2D": "dropout",
+    "SpatialDropout3D": "dropout",
+    "GaussianDropout": "dropout",
+    "AlphaDropout": "dropout",
+    "ReLU": "relu",
+    "Softmax": "softmax",
+    "Identity": "identity",
+    "Flatten": "flatten",
+}
+
+_RECURRENT = {"SimpleRNN": "rnn", "GRU": "gru", "LSTM": "lstm"}
+
+
+def _shape(weight: Any) -> tuple[int, ...]:
+    return tuple(int(n) for n in weight.shape)
+
+
+class _Walker:
+    def __init__(self, keras: Any, strict: bool) -> None:
+        self.keras = keras
+        self.strict = strict
+        self.seen: set[int] = set()
+        self.notes: list[str] = []
+
+    def model(self, model: Any) -> list[Item]:
+        layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+        if isinstance(model, self.keras.Sequential):
+            return collapse([(layer.name, self.layer(layer)) for layer in layers])
+        items: list[Item] = []
+        previous: str | None = None
+        for layer in layers:
+            if previous is None or _inputs(layer) != {previous}:
+                items.append(Break())  # where the graph branches or merges, the order is not a chain
+            items += self.layer(layer)
+            previous = layer.name
+        return items
+
+    def layer(self, layer: Any) -> list[Item]:
+        name = type(layer).__name__
+        if isinstance(layer, self.keras.Model):
+            inner = self.model(layer)
+            return inner if isinstance(layer, self.keras.Sequential) else [Break(), *inner, Break()]
+        weights = list(layer.weights)
+        fresh = [w for w in weights if id(w) not in self.seen]
+        if len(fresh) != len(weights):
+            return self.unknown(layer, fresh, "it shares weights with an earlier layer")
+        if getattr(layer, "lora_enabled", False):
+            return self.unknown(layer, fresh, "a Keras LoRA layer freezes only its own kernel")
+        mapped = self.mapped(layer, name)
+        if mapped is None:
+            if not weights:
+                self.notes.append(f"{name} {layer.name} has no weights and no kind in derive: left out")
+                return []
+            return self.unknown(layer, fresh)
+        for weight in weights:
+            self.seen.add(id(weight))
+        if weights and not layer.trainable:
+            mapped[0].text = with_option(mapped[0].text, "frozen")
+        elif any(not w.trainable for w in weights):
+            return self.unknown(layer, fresh, "some of its weights are not trainable")
+        return list(mapped)
+
+    def mapped(self, layer: Any, name: str) -> list[Unit] | None:
+        L = self.keras.layers
+        w = {weight.path.rsplit("/", 1)[-1]: weight for weight in layer.weights}
+        path = layer.name
+        if isinstance(layer, L.Dense) and set(w) <= {"kernel", "bias"} and len(_shape(w["kernel"])) == 2:
+            i, units = _shape(w["kernel"])
+            text = f"dense {units}" + ("" if "bias" in w else " (bias=none)")
+            found = [Unit(text, path, needs=i, out=units)]
+            activation = getattr(layer.activation, "__name__", "linear")
+            if activation in _ACTIVATIONS:
+                found.append(Unit(_ACTIVATIONS[activation], path))
+            elif activation != "linear":
+                self.notes.append(f"Dense {path}: its activation {activation} has no kind in derive: left out")
+            return found
+        if isinstance(layer, L.Embedding) and set(w) == {"embeddings"}:
+            vocab, d = _shape(w["embeddings"])
+            return [Unit(f"embed {d}", path, needs=vocab, out=d, vocab=True)]
+        if name in _RECURRENT or isinstance(layer, L.Bidirectional):
+            return self.recurrent(layer)
+        if isinstance(layer, L.LayerNormalization) and "gamma" in w and set(w) <= {"gamma", "beta"}:
+            width = math.prod(_shape(w["gamma"]))
+            text = "layernorm" if "beta" in w else "layernorm (bias=none)"
+            return [Unit(text, path, needs=width, alone=len(_shape(w["gamma"])) > 1)]
+        if name == "RMSNormalization" and set(w) == {"scale"}:
+            return [Unit("rmsnorm", path, needs=math.prod(_shape(w["scale"])), alone=len(_shape(w["scale"])) > 1)]
+        if isinstance(layer, L.MultiHeadAttention):
+            return self.attention(layer, path)
+        if not w and name in _SIZELESS:
+            return [Unit(_SIZELESS[name], path)]
+        if not w and name == "Activation":
+            activation = getattr(layer.activation, "__name__", "")
+            return [Unit(_ACTIVATIONS[activation], path)] if activation in _ACTIVATIONS else None
+        return None
+
+    def recurrent(self, layer: Any) -> list[Unit] | None:
+        bidirectional = isinstance(layer, self.keras.layers.Bidirectional)
+        one = layer.forward_layer if bidirectional else layer
+        kind = _RECURRENT.get(type(one).__name__)
+        if kind is None:
+            return None
+        if bidirectional:
+            other = layer.backward_layer
+            if type(other) is not type(one) or other.units != one.units or other.use_bias != one.use_bias:
+                return None
+        cell = one.cell
+        i = _shape(cell.kernel)[0]
+        options = [] if one.use_bias else ["bias=none"]
+        if kind == "gru":
+            options.append(f"reset_after={'true' if cell.reset_after else 'false'}")
+        text = ("bi" if bidirectional else "") + f"{kind} {one.units}"
+        text += f" ({', '.join(options)})" if options else ""
+        # derive's bi- kinds concatenate (2h); another merge_mode ends the chain here.
+        merged = bidirectional and layer.merge_mode != "concat"
+        return [Unit(text, layer.name, needs=i, out=one.units * (2 if bidirectional else 1), alone=merged)]
+
+    def attention(self, layer: Any, path: str) -> list[Unit] | None:
+        q, k, v = (_shape(d.kernel) for d in (layer._query_dense, layer._key_dense, layer._value_dense))
+        o = _shape(layer._output_dense.kernel)
+        if len(q) != 3 or len(o) != 3 or k[0] != v[0]:
+            return None
+        i, heads, key_dim = q
+        value_dim, d = v[2], o[2]
+        options = [f"heads={heads}"]
+        if key_dim * heads != d:
+            options.append(f"head_dim={key_dim}")
+        if value_dim != key_dim:
+            options.append(f"value_dim={value_dim}")
+        if k[0] != i:
+            options.append(f"kv_in={k[0]}")
+        if not layer._use_bias:
+            options.append("bias=none")
+        return [Unit(f"attn {d} ({', '.join(options)})", path, needs=i, out=d)]
+
+    def unknown(self, layer: Any, fresh: list[Any], why: str = "") -> list[Item]:
+        name = type(layer).__name__
+        weights = ", ".join(w.path.split("/", 1)[-1] for w in layer.weights)
+        size = sum(math.prod(_shape(w)) for w in fresh)
+        if self.strict:
+            what = f"cannot be written in derive: {why}" if why else "has no kind in derive"
+            raise UnsupportedModelError(
+                f"Keras layer {name} '{layer.name}' {what} (weights: {weights})",
+                hint=f"derive.from_keras(model, strict=False) writes it as an opaque row, params {size}",
+            )
+        for weight in fresh:
+            self.seen.add(id(weight))
+        self.notes.append(f"{name} '{layer.name}' ({weights}) is written as params {size}")
+        if not fresh:
+            return []
+        text = f"params {size}"
+        if all(not w.trainable for w in fresh):
+            text += " (frozen)"
+        elif any(not w.trainable for w in fresh):
+            trainable = sum(math.prod(_shape(w)) for w in fresh if w.trainable)
+            return [
+                Unit(f"params {trainable}", layer.name, opaque=True),
+                Unit(f"params {size - trainable} (frozen)", layer.name, opaque=True),
+            ]
+        return [Unit(text, layer.name, opaque=True)]
+
+
+def _inputs(layer: Any) -> set[str]:
+    """The names of the layers whose outputs ``layer`` takes (its first call)."""
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if len(nodes) != 1:
+        return set()
+    return {t._keras_history.operation.name for t in nodes[0].input_tensors}
+
+
+def from_keras(model: Any, strict: bool = True) -> Imported:
+    """The spec of a built Keras 3 model (Sequential or functional), whose count is
+    ``model.count_params()``, trainable and non-trainable as ``summary()`` shows them.
+
+    ``strict=False`` writes a layer derive cannot map as ``params N`` instead of refusing it.
+    """
+    try:
+        import keras  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - keras is what the model came from
+        raise UnsupportedModelError("from_keras needs Keras 3: pip install keras") from None
+    if not isinstance(model, keras.Model):
+        raise UnsupportedModelError(
+            f"from_keras takes a Keras model, not {type(model).__name__}",
+            hint="a torch module: derive.from_torch(module); a Hugging Face config: derive.from_hf(path)",
+        )
+    if not model.built:
+        raise UnsupportedModelError(
+            f"the Keras model '{model.name}' is not built, so its layers have no weights yet",
+            hint="give it an input shape (keras.Input(...) first, or model.build(shape))",
+        )
+    walker = _Walker(keras, strict)
+    parts = Parts("keras")
+    parts.add(walker.model(model))
+    origin = f"Keras {type(model).__name__} '{model.name}'"
+    text = parts.text() if parts.parts else "in 1 -> identity\nusing keras"
+    imported = Imported(text, origin, "keras", tuple(walker.notes))
+    result = imported.count()
+    expected = int(model.count_params())
+    trainable = sum(math.prod(_shape(w)) for w in model.trainable_weights)
+    if result.total != expected or result.trainable != trainable:  # a bug: never a spec with another count
+        raise UnsupportedModelError(
+            f"derive's spec of '{model.name}' counts {result.total} ({result.trainable} trainable), "
+            f"but Keras counts {expected} ({trainable} trainable)",
+            hint="this is a bug in derive.from_keras; please report it with the model",
+        )
+    return imported
+
+
+__all__ = ["from_keras"]

@@ -61,6 +61,9 @@ CONVENTIONS: dict[str, Convention] = {
                 "rnn": _SINGLE,
                 "gru": {"bias": "single", "reset_after": True},
                 "lstm": _SINGLE,
+                # keras.layers.MultiHeadAttention's EinsumDense kernels keep the head axis,
+                # and their LoRA factors it with the input (EinsumDense.enable_lora).
+                "attn": {"lora_layout": "keras"},
             },
             aliases=("tensorflow", "tf"),
         ),

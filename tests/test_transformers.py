@@ -311,3 +311,16 @@ def test_an_error_in_a_net_that_calls_a_net_shows_each_definition() -> None:
     assert lines[3] == "1 | llama2_70b (kv_heads=7)"
     notes = [line for line in lines if line.startswith("  = in the body of net")]
     assert notes == ["  = in the body of net llama, here:", "  = in the body of net llama2_70b, here:"]
+
+
+def test_keras_factors_attention_lora_per_head() -> None:
+    # KerasHub's LoRA guide, Gemma 2B (18 layers, d = 2048, 8 query heads of 256, one key/value
+    # head) with enable_lora(rank=4) on query and value: "Trainable params: 1,363,968".
+    # EinsumDense's A keeps the kernel's axes but the last: query (2048, 8, 4) and B (4, 256);
+    # value (2048, 1, 4) and (4, 256). PEFT's layout: A (4, 2048), B (2048, 4) and (256, 4).
+    spec = "in 2048 -> [attn 2048 (heads=8, kv_heads=1, head_dim=256, bias=none, lora=4)] x18"
+    keras = derive.count(spec, "keras").as_dict()["trainable"]
+    peft = derive.count(spec, "pytorch").as_dict()["trainable"]
+    assert keras == 18 * ((2048 * 8 * 4 + 4 * 256) + (2048 * 1 * 4 + 4 * 256)) == 1_363_968
+    assert peft == 18 * (4 * (2048 + 2048) + 4 * (2048 + 256)) == 460_800
+    assert derive.count(spec.replace("lora=4", "lora=4, lora_layout=peft"), "keras").as_dict()["trainable"] == peft

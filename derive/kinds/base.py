@@ -184,7 +184,9 @@ LORA = Option(
 )
 
 
-def lora(ctx: Ctx, matrices: Mapping[str, tuple[sp.Expr, sp.Expr]]) -> tuple[Term, ...]:
+def lora(
+    ctx: Ctx, matrices: Mapping[str, tuple[sp.Expr, sp.Expr]], factors: str = "A (r × in) and B (out × r)"
+) -> tuple[Term, ...]:
     """The LoRA adapters of ``ctx["lora"] = r`` on ``matrices`` (name -> (in, out)).
 
     On W (in -> out), A is r × in and B is out × r (Hu et al. 2021, §4.1; peft
@@ -196,7 +198,7 @@ def lora(ctx: Ctx, matrices: Mapping[str, tuple[sp.Expr, sp.Expr]]) -> tuple[Ter
         return ()
     total = add([r * (a + b) for a, b in matrices.values()])
     shown = ", ".join(f"{name} ({a} -> {b})" for name, (a, b) in matrices.items())
-    return (Term("LoRA adapters", total, f"A (r × in) and B (out × r) on {shown}", adapter=True),)
+    return (Term("LoRA adapters", total, f"{factors} on {shown}", adapter=True),)
 
 
 def invalid(message: str, span: Span | None, hint: str | None = None) -> InvalidOptionError:

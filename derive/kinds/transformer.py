@@ -122,9 +122,16 @@ def _attn(ctx: Ctx) -> tuple[Term, ...]:
         found.append(Term("biases", heads * k + kv * k + kv * v + d, "b_q (H·k), b_k (G·k), b_v (G·v) and b_o (d)"))
     elif bias == "qkv":
         found.append(Term("biases", heads * k + kv * k + kv * v, "b_q (H·k), b_k (G·k) and b_v (G·v); none on W_o"))
-    matrices = {"q": (i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, d)}
+    if ctx["lora_layout"] == "keras":
+        # Keras's EinsumDense.enable_lora: A of kernel.shape[:-1] + (r,), B of (r, kernel.shape[-1])
+        # (keras/src/layers/core/einsum_dense.py), on kernels (i, H, k), (j, G, k), (j, G, v), (H, v, d).
+        matrices = {"q": (i * heads, k), "k": (j * kv, k), "v": (j * kv, v), "o": (heads * v, d)}
+        factors = "Keras's A (in, heads, r) and B (r, head width)"
+    else:
+        matrices = {"q": (i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, d)}
+        factors = "A (r × in) and B (out × r)"
     adapted = _adapted(ctx)
-    return (*found, *lora(ctx, {name: m for name, m in matrices.items() if name in adapted}))
+    return (*found, *lora(ctx, {name: m for name, m in matrices.items() if name in adapted}, factors))
 
 
 def _check_attn(options: Mapping[str, object], spans: Mapping[str, Span]) -> None:
@@ -218,6 +225,11 @@ KINDS = (
             "bias": Option(("all", "none", "qkv"), "biases on q, k, v and o (all), none, or q, k, v only", "all"),
             "lora": LORA,
             "lora_on": Option("label", "the matrices LoRA adapts, letters of qkvo (default qv, as PEFT for LLaMA)"),
+            "lora_layout": Option(
+                ("peft", "keras"),
+                "peft: A r × in, B out × r per matrix; keras: EinsumDense's A (in, heads, r), B (r, head width)",
+                "peft",
+            ),
         },
         aliases=("attention", "mha"),
         source="Vaswani et al. 2017; keras.layers.MultiHeadAttention; torch.nn.MultiheadAttention",

@@ -42,23 +42,25 @@ def transformers() -> ModuleType:
     return oracles.require("transformers")
 
 
-def framework_count(transformers: ModuleType, config: dict[str, Any]) -> tuple[int, str]:
-    """What the Auto class builds from ``config``: its parameter count and class name."""
+def framework_count(transformers: ModuleType, config: dict[str, Any]) -> tuple[int, Any]:
+    """What the Auto class builds from ``config``: its parameter count, and the model."""
     import torch
 
     values = {k: v for k, v in config.items() if k != "model_type"}
     built = transformers.AutoConfig.for_model(config["model_type"], **values)
     with torch.device("meta"):
         model = getattr(transformers, AUTO[config["model_type"]]).from_config(built)
-    return sum(p.numel() for p in model.parameters()), type(model).__name__
+    return sum(p.numel() for p in model.parameters()), model
 
 
 def agree(transformers: ModuleType, config: dict[str, Any]) -> derive.Imported:
+    """from_hf's spec counts what transformers builds, and so does from_torch of the model."""
     spec = derive.from_hf(config)
     expected, model = framework_count(transformers, config)
     assert int(spec.count()) == expected, (spec.text, config)
     assert int(derive.count(spec.text, "keras").total) == expected  # every option written out
-    assert model in spec.origin
+    assert int(derive.from_torch(model)) == expected
+    assert type(model).__name__ in spec.origin
     assert AUTO[config["model_type"]] in spec.origin
     return spec
 

@@ -50,6 +50,29 @@ _SIZELESS = {
 }
 
 
+# Hugging Face transformers' own leaf modules, by module and class name: GPT-2's Conv1D
+# (transformers/pytorch_utils.py: weight (nx, nf), bias (nf), a Linear with its weight
+# transposed), the RMS norms of T5, LLaMA, Mistral and Qwen2 (modeling_*.py: one weight of the
+# hidden size, no bias), and the activations of transformers/activations.py.
+_HF_CONV1D = "transformers.pytorch_utils.Conv1D"
+_HF_RMSNORMS = {
+    "transformers.models.t5.modeling_t5.T5LayerNorm",
+    "transformers.models.llama.modeling_llama.LlamaRMSNorm",
+    "transformers.models.mistral.modeling_mistral.MistralRMSNorm",
+    "transformers.models.qwen2.modeling_qwen2.Qwen2RMSNorm",
+}
+_HF_ACTIVATIONS = {
+    "transformers.activations.GELUActivation": "gelu",
+    "transformers.activations.NewGELUActivation": "gelu",
+    "transformers.activations.FastGELUActivation": "gelu",
+    "transformers.activations.SiLUActivation": "silu",
+}
+
+
+def _qualified(module: Any) -> str:
+    return f"{type(module).__module__}.{type(module).__name__}"
+
+
 class _Walker:
     def __init__(self, torch: Any, strict: bool) -> None:
         self.torch = torch
@@ -84,6 +107,12 @@ class _Walker:
         shared = [(n, p) for n, p in params if id(p) in self.seen]
         if not _holds(module, params, nn):  # a subclass with parameters of its own
             return self.unknown(module, path, params)
+        names = {n for n, _ in params}
+        if not shared and _qualified(module) == _HF_CONV1D and names == {"weight", "bias"}:
+            nx, nf = (int(n) for n in module.weight.shape)
+            return self.own(module, Unit(f"dense {nf}", path, needs=nx, out=nf), params)
+        if not shared and _qualified(module) in _HF_RMSNORMS and names == {"weight"} and module.weight.dim() == 1:
+            return self.own(module, Unit("rmsnorm", path, needs=int(module.weight.shape[0])), params)
         d = getattr(module, "embedding_dim", 0)
         if isinstance(module, nn.Linear):
             return self.linear(module, path, params, shared)
@@ -108,6 +137,9 @@ class _Walker:
             return self.attention(module, path, params)
         if not params and name in _SIZELESS:
             return [Unit(_SIZELESS[name], path)]
+        qualified = _qualified(module)
+        if not params and qualified in _HF_ACTIVATIONS:
+            return [Unit(_HF_ACTIVATIONS[qualified], path)]
         if not params and isinstance(module, nn.Flatten):
             return [Unit("flatten", path)]
         if not params:

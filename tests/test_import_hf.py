@@ -268,3 +268,16 @@ def test_importing_derive_imports_no_framework() -> None:
     code += "print(sorted(m for m in ('torch', 'keras', 'transformers', 'tensorflow') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_cli_takes_the_options_of_a_spec() -> None:
+    config = str(ROOT / "docs" / "examples" / "config.json")
+    explained = run_cli("--hf", config, "--explain")
+    assert explained.status == 0, explained.err
+    assert "total: 494,032,768" in explained.out
+    compared = run_cli("--hf", config, "--compare", "keras,plain", "--json")
+    assert compared.status == 0, compared.err
+    assert compared.json["compare"] == {"keras": 494032768, "plain": 494032768}
+    alone = run_cli("--show-spec")
+    assert alone.status == 2
+    assert "--show-spec goes with --hf PATH" in alone.err

@@ -245,3 +245,10 @@ def test_the_opaque_kind() -> None:
     assert derive.count("in 3 -> opaque 7 (frozen)", "pytorch").non_trainable == 7
     with pytest.raises(derive.DeriveError, match="params needs a size"):
         derive.count("in 3 -> params")
+
+
+def test_counted_under_another_convention(torch: ModuleType) -> None:
+    # An LSTM with torch's two bias vectors per gate, and as Keras would count it (one).
+    spec = derive.from_torch(torch.nn.LSTM(10, 20))
+    assert int(spec.count()) == 4 * 20 * (10 + 20) + 8 * 20
+    assert int(spec.count("keras")) == 4 * 20 * (10 + 20) + 4 * 20

@@ -38,10 +38,14 @@ class Imported:
     notes: tuple[str, ...] = ()
 
     def count(self, convention: str | None = None) -> Result:
-        """The spec counted (under ``convention``, else the framework's own)."""
+        """The spec counted under the framework's convention, or under ``convention``: the
+        same layers as another framework or a paper would count them (a spec that ends
+        ``using pytorch`` is counted without that line)."""
         from ..api import count
 
-        return count(self.text, convention if convention is not None else self.convention)
+        if convention is None:
+            return count(self.text, self.convention)
+        return count(self.text.removesuffix(f"\nusing {self.convention}"), convention)
 
     def __int__(self) -> int:
         return int(self.count())

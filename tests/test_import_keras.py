@@ -133,3 +133,14 @@ def test_not_a_model_or_not_built(keras: ModuleType) -> None:
         derive.from_keras(keras.layers.Dense(3))
     with pytest.raises(derive.UnsupportedModelError, match="is not built"):
         derive.from_keras(keras.Sequential([keras.layers.Dense(3)]))
+
+
+def test_a_layer_in_two_models_counts_once(keras: ModuleType) -> None:
+    L = keras.layers
+    shared = L.Dense(4)
+    first = keras.Sequential([L.Input((4,)), shared])
+    second = keras.Sequential([L.Input((4,)), shared, L.Dense(2)])
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [first(inputs), second(inputs)])
+    spec = agree(model)
+    assert any("is used again" in note for note in spec.notes)

@@ -252,3 +252,17 @@ def test_counted_under_another_convention(torch: ModuleType) -> None:
     spec = derive.from_torch(torch.nn.LSTM(10, 20))
     assert int(spec.count()) == 4 * 20 * (10 + 20) + 8 * 20
     assert int(spec.count("keras")) == 4 * 20 * (10 + 20) + 4 * 20
+
+
+def test_a_module_in_two_places_counts_once(torch: ModuleType) -> None:
+    nn = torch.nn
+    shared = nn.Linear(4, 4)
+
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Sequential(shared, nn.ReLU())
+            self.b = nn.Sequential(nn.Linear(4, 4), shared)
+
+    spec = agree(Twice())
+    assert "b.1 is a.0 again: counted once, there" in spec.notes

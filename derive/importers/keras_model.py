@@ -65,6 +65,7 @@ class _Walker:
         self.keras = keras
         self.strict = strict
         self.seen: set[int] = set()
+        self.layers: set[int] = set()
         self.notes: list[str] = []
 
     def model(self, model: Any) -> list[Item]:
@@ -82,6 +83,10 @@ class _Walker:
 
     def layer(self, layer: Any) -> list[Item]:
         name = type(layer).__name__
+        if id(layer) in self.layers:  # one layer in two models: its weights count once
+            self.notes.append(f"{name} '{layer.name}' is used again: counted once, where first found")
+            return []
+        self.layers.add(id(layer))
         if isinstance(layer, self.keras.Model):
             inner = self.model(layer)
             return inner if isinstance(layer, self.keras.Sequential) else [Break(), *inner, Break()]

@@ -79,11 +79,17 @@ class _Walker:
         self.nn = torch.nn
         self.strict = strict
         self.seen: dict[int, tuple[str, Unit | None]] = {}  # id(Parameter) -> (path, unit)
+        self.modules: dict[int, str] = {}  # id(module) -> the path it was first found at
         self.notes: list[str] = []
 
     # -- modules to items --
 
     def module(self, module: Any, path: str) -> list[Item]:
+        first = self.modules.setdefault(id(module), path)
+        if first != path:  # one module in two places: its parameters count once, where first found
+            if any(True for _ in module.parameters()):
+                self.notes.append(f"{path or 'the module'} is {first or 'the module'} again: counted once, there")
+            return []
         children = list(module.named_children())
         own = list(module.named_parameters(recurse=False))
         if not children or isinstance(module, self.nn.MultiheadAttention):  # its out_proj is its own

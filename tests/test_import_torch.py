@@ -266,3 +266,67 @@ def test_a_module_in_two_places_counts_once(torch: ModuleType) -> None:
 
     spec = agree(Twice())
     assert "b.1 is a.0 again: counted once, there" in spec.notes
+
+
+# --- containers with a forward of their own: torch.fx, one level deep ------------------------------
+
+
+def traced_modules(torch: ModuleType) -> dict[str, Any]:
+    nn, F = torch.nn, torch.nn.functional
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.drop, self.fc2 = nn.Linear(784, 128), nn.Dropout(), nn.Linear(128, 10)
+            self.unused = nn.Linear(3, 3)  # never called: still counted, as a part of its own
+
+        def forward(self, x: Any) -> Any:
+            return self.fc2(self.drop(F.relu(self.fc1(torch.flatten(x, 1)))))
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(8, 16), nn.Linear(16, 8)
+
+        def forward(self, x: Any) -> Any:
+            return torch.relu(x + self.fc2(F.gelu(self.fc1(x))))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp, self.blocks, self.out = nn.Linear(4, 8), nn.Sequential(Block(), Block()), nn.Linear(8, 2)
+
+        def forward(self, x: Any) -> Any:
+            return self.out(self.blocks(self.inp(x)))
+
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x: Any) -> Any:
+            return self.a(x) * self.b(x)
+
+    class Valued(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x: Any) -> Any:
+            return self.a(x) if x.sum() > 0 else self.b(x)  # control flow on a value: fx cannot trace
+
+    return {"mlp": MLP(), "net": Net(), "branchy": Branchy(), "valued": Valued()}
+
+
+TRACED = {
+    "mlp": "fc1: in 784 -> flatten -> dense 128 -> relu -> dropout -> dense 10 ;\n"
+    "unused: in 3 -> dense 3\nusing pytorch",
+    "net": "in 4 -> dense 8 -> [ residual [ dense 16 -> gelu -> dense 8 ] -> relu ] x2 -> dense 2\nusing pytorch",
+    "branchy": "a: in 4 -> dense 4 ;\nb: in 4 -> dense 4\nusing pytorch",
+    "valued": "a: in 4 -> dense 4 ;\nb: in 4 -> dense 4\nusing pytorch",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRACED))
+def test_a_forward_that_calls_its_children_in_turn_is_a_chain(torch: ModuleType, name: str) -> None:
+    assert agree(traced_modules(torch)[name]).text == TRACED[name]

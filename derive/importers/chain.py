@@ -92,7 +92,7 @@ def _shape(items: list[Item]) -> Iterator[str]:
             yield "|"
 
 
-def _ins_and_out(items: list[Item]) -> tuple[int | None, int | None, bool]:
+def chain_widths(items: list[Item]) -> tuple[int | None, int | None, bool]:
     """The width a chain of items takes and gives, and whether it is one plain chain."""
     needs: int | None = None
     width: int | None = None
@@ -100,7 +100,7 @@ def _ins_and_out(items: list[Item]) -> tuple[int | None, int | None, bool]:
         if isinstance(item, Break):
             return None, None, False
         if isinstance(item, Run):
-            inner_in, inner_out, plain = _ins_and_out(item.items)
+            inner_in, inner_out, plain = chain_widths(item.items)
             if not plain:
                 return None, None, False
             step_in, step_out = inner_in, inner_out
@@ -122,7 +122,7 @@ def repeats(first: list[Item], other: list[Item]) -> bool:
     """Whether ``other`` is a copy of ``first`` that can follow it in one chain ``xN``."""
     if not first or list(_shape(first)) != list(_shape(other)):
         return False
-    needs, out, plain = _ins_and_out(first)
+    needs, out, plain = chain_widths(first)
     return plain and needs is not None and needs == out
 
 
@@ -199,7 +199,7 @@ class Parts:
         part.elements.append(unit.written())
 
     def run(self, run: Run) -> None:
-        needs, out, _ = _ins_and_out(run.items)
+        needs, out, _ = chain_widths(run.items)
         inner = Parts(self.convention)
         inner.add(run.items)
         if len(inner.parts) != 1 or needs is None:

@@ -8,11 +8,14 @@ bidirectional as the bi- kinds, bias, proj_size as ``proj``), ``MultiheadAttenti
 and the modules without parameters (dropout, activations, ``Flatten``) their kinds.
 
 Structure: an ``nn.Sequential`` is a chain (its children run in order), and consecutive
-children that are the same layer, or the same chain, become one element ``xN``. Any other
-container's forward can do anything, so each of its children becomes parts of its own,
-labelled with its path (``encoder_0``); the parts are summed, which is exact whatever the
-forward does. A chain also breaks into a new part where the next layer's input width is not
-the width the chain has reached (the Sequential is then not a plain chain of widths).
+children that are the same layer, or the same chain, become one element ``xN``. Another
+container is traced with ``torch.fx``, one level deep: where its forward calls its children
+one after the other (with size-less functions such as ``F.relu`` between them, and identity
+shortcuts ``x + f(x)`` as ``residual``), it is a chain too. Where it does not trace so, its
+forward can do anything, and each child becomes parts of its own, labelled with its path
+(``encoder_0``); the parts are summed, which is exact whatever the forward does. A chain
+also breaks into a new part where the next layer's input width is not the width the chain
+has reached (the Sequential is then not a plain chain of widths).
 
 Shared parameters are counted once (by the identity of the ``Parameter``): a weight shared
 with an earlier ``Embedding`` or ``Linear`` is written ``tied=LABEL``. A module derive cannot
@@ -26,10 +29,11 @@ statistics as buffers), and before it is returned its count is checked against
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .base import Imported, UnsupportedModelError
-from .chain import Break, Item, Parts, Unit, collapse, join, label, with_option
+from .chain import Break, Item, Parts, Unit, chain_widths, collapse, join, label, with_option
 
 # Modules without parameters, by class name, and the kind each is.
 _SIZELESS = {
@@ -99,9 +103,46 @@ class _Walker:
             items += [Break(), *self.unknown(module, path, own, holder=True), Break()]
         if isinstance(module, self.nn.Sequential):
             return items + self.sequential(children, path)
+        order = _traced_chain(self.torch, module)
+        if order is not None:
+            return items + self.traced(module, order, path)
         for name, child in children:
             items += [Break(), *self.module(child, join(path, name)), Break()]
         return items
+
+    def traced(self, module: Any, order: Steps, path: str) -> list[Item]:
+        """A container whose forward calls its children (and size-less functions) one after the
+        other, as torch.fx traces it: the chain in the order of the calls, with its identity
+        shortcuts; the children it never calls (with parameters still) come after, as parts."""
+        children = dict(module.named_children())
+        items = self.steps(children, order, path)
+        called = set(_flat(order))
+        for name, child in children.items():
+            if name not in called:
+                items += [Break(), *self.module(child, join(path, name)), Break()]
+        return items
+
+    def steps(self, children: dict[str, Any], order: Steps, path: str) -> list[Item]:
+        converted: list[tuple[str, list[Item]]] = []
+        for step in order:
+            if isinstance(step, list):
+                converted.append((path, self.residual(self.steps(children, step, path), path)))
+            elif step in children:
+                converted.append((join(path, step), self.module(children[step], join(path, step))))
+            else:
+                converted.append((path, [Unit(step, path)]))
+        return collapse(converted)
+
+    def residual(self, items: list[Item], path: str) -> list[Item]:
+        """``residual [ ... ]`` of ``items`` where they make one chain that keeps its width;
+        otherwise the items as they are (their parameters count the same)."""
+        needs, out, plain = chain_widths(items)
+        inner = Parts("")
+        inner.add(items)
+        if not plain or needs is None or needs != out or len(inner.parts) != 1:
+            return [Break(), *items, Break()]
+        body = " -> ".join(inner.parts[0].elements)
+        return [Unit(f"residual [ {body} ]", path, needs=needs, out=needs)]
 
     def sequential(self, children: list[tuple[str, Any]], path: str) -> list[Item]:
         return collapse([(join(path, name), self.module(child, join(path, name))) for name, child in children])
@@ -262,6 +303,84 @@ class _Walker:
             return []
         unit = Unit(f"params {size}", path or "module", opaque=True)
         return self.own(module, unit, fresh)
+
+
+Steps = list["str | Steps"]
+
+
+def _traced_chain(torch: Any, module: Any) -> Steps | None:
+    """The order in which ``module``'s forward calls its children, if torch.fx traces it as one
+    chain: each step a call of a direct child, or of a size-less function derive has a kind for
+    (relu, gelu, tanh, sigmoid, silu, flatten, dropout), taking the step before's output and
+    nothing else; ``x + f(x)`` (the steps since x, added to x: He et al. 2016's identity
+    shortcut) is a residual, a list of its steps. None where it does not trace, branches
+    otherwise, or calls a child twice."""
+    import operator
+
+    functional = torch.nn.functional
+    kinds = {
+        functional.relu: "relu",
+        torch.relu: "relu",
+        functional.gelu: "gelu",
+        torch.tanh: "tanh",
+        functional.tanh: "tanh",
+        torch.sigmoid: "sigmoid",
+        functional.sigmoid: "sigmoid",
+        functional.silu: "silu",
+        torch.flatten: "flatten",
+        functional.dropout: "dropout",
+    }
+    methods = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "flatten": "flatten"}
+
+    class OneLevel(torch.fx.Tracer):  # type: ignore[misc]
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return True  # the direct children, not their insides
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = OneLevel().trace(module)
+    except Exception:  # control flow on values, unsupported calls: no order to be had
+        return None
+    order: Steps = []
+    previous = None
+    start = 0  # where the steps since the segment's input begin
+    segment = None  # the node whose output the current steps started from
+    called: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if previous is not None:
+                return None  # a second input
+            previous = segment = node
+            continue
+        if node.op == "output":
+            return order if node.args and node.args[0] is previous and order else None
+        inputs = node.all_input_nodes
+        adds = (operator.add, torch.add, operator.iadd)
+        if node.op == "call_function" and node.target in adds and set(inputs) == {previous, segment}:
+            if previous is segment or len(node.args) != 2 or node.kwargs:
+                return None
+            order[start:] = [order[start:]]  # x + f(x): the steps since x, as a residual
+            previous = segment = node
+            start = len(order)
+            continue
+        if inputs != [previous]:
+            return None
+        if node.op == "call_module" and "." not in node.target and node.target not in called:
+            called.add(node.target)
+            order.append(node.target)
+        elif node.op == "call_function" and node.target in kinds:
+            order.append(kinds[node.target])
+        elif node.op == "call_method" and node.target in methods:
+            order.append(methods[node.target])
+        else:
+            return None
+        previous = node
+    return None
+
+
+def _flat(order: Steps) -> list[str]:
+    return [name for step in order for name in (_flat(step) if isinstance(step, list) else [step])]
 
 
 def _holds(module: Any, params: list[tuple[str, Any]], nn: Any) -> bool:

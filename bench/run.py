@@ -175,6 +175,33 @@ def run_warm(case: Warm, minimum: int, budget: float) -> None:
             break
 
 
+# Prelude nets whose construction in torchvision (on the meta device) is the reference.
+PRESETS = ("resnet152", "densenet121")
+
+
+def run_torchvision(name: str, minimum: int, budget: float) -> float | None:
+    """Median milliseconds to build torchvision's ``name`` on the meta device, warm (None
+    without torchvision)."""
+    if importlib.util.find_spec("torchvision") is None:
+        return None
+    import torch
+    import torchvision
+
+    def build() -> int:
+        with torch.device("meta"):
+            model = getattr(torchvision.models, name)(weights=None)
+        return sum(p.numel() for p in model.parameters())
+
+    build()
+    seconds: list[float] = []
+    started = time.perf_counter()
+    while len(seconds) < minimum or time.perf_counter() - started < budget:
+        start = time.perf_counter()
+        build()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds) * 1000
+
+
 def warm_cases() -> list[Warm]:
     cases = [Warm(f"seed: `{spec}` ({conv})", spec, conv, []) for spec, conv in SEEDS]
     cases += [Warm(f"{n}-layer heterogeneous chain", chain(n), None, []) for n in (10, 100, 1000)]
@@ -193,6 +220,7 @@ def warm_cases() -> list[Warm]:
         ),
         Warm("GPT-3-wide stack, [ ... ] x L (symbolic L)", STACK.format(L="L"), None, []),
         Warm("10,000-statement program", STATEMENTS, None, []),
+        *(Warm(f"preset: {name}", name, "pytorch", []) for name in PRESETS),
         *(Warm(f"blow-up: {name}", spec, None, []) for name, spec in BLOWUPS.items()),
     ]
     return cases
@@ -293,9 +321,22 @@ class Target:
         return f"| {self.what} | {shown} | {limit} | {'met' if self.met else '**missed**'} |"
 
 
-def targets(cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun]) -> list[Target]:
+def targets(
+    cold: dict[str, Cold], warm: dict[str, Warm], checks: list[CheckRun], built: dict[str, float | None] | None = None
+) -> list[Target]:
     cli, sympy = cold[f'derive "{SEED}"'], cold["python -c 'import sympy'"]
     found = [Target("cold CLI / `python -c 'import sympy'`", cli.median / sympy.median, 1.3)]
+    for name in PRESETS:
+        found.append(Target(f"warm, `{name}` (pytorch)", warm[f"preset: {name}"].median_ms, 20, "ms"))
+        reference = (built or {}).get(name)
+        if reference:
+            found.append(
+                Target(
+                    f"warm, `{name}` / torchvision's {name} built on the meta device",
+                    warm[f"preset: {name}"].median_ms / reference,
+                    1,
+                )
+            )
     torch = cold.get("PyTorch, meta device, sum of numel")
     if torch:
         found.append(Target("cold CLI / PyTorch meta-device count", cli.median / torch.median, 0.3))
@@ -469,7 +510,11 @@ def main() -> int:
         run_check(case, repeats, memory, reference=case is checks[0])
         print(f"derive check, {case.rows:,} rows: {case.per_row_ms:.3f} ms per row", file=sys.stderr)
 
-    found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks)
+    built = {name: run_torchvision(name, minimum, budget) for name in PRESETS}
+    for name, ms in built.items():
+        if ms is not None:
+            print(f"torchvision {name} on the meta device: {ms:.3f} ms", file=sys.stderr)
+    found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks, built)
     args.output.write_text(report(cold, warm, checks, found, args, runs), encoding="utf-8")
     for target in found:
         print(target.row(), file=sys.stderr)

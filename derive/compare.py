@@ -45,6 +45,19 @@ class LayerComparison:
 
 
 @dataclass(frozen=True)
+class Cause:
+    """One reason, summed over every layer, why a convention counts differently from the base:
+    a term of a kind (``conv`` ``biases``) that differs in value or in category."""
+
+    convention: str
+    kind: str
+    term: str
+    params: sp.Expr  # the change in the total
+    moved: sp.Expr  # parameters that change category (batch-norm statistics), else 0
+    text: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     """One program counted under several conventions, the first of them the base."""
 
@@ -72,6 +85,27 @@ class Comparison:
         from .render import compare_dict
 
         return compare_dict(self)
+
+    @functools.cached_property
+    def causes(self) -> tuple[Cause, ...]:
+        """Why each convention differs from the base, summed over every layer by kind and term
+        (``conv biases: -26,560``; ``batchnorm running statistics: 53,120 non-trainable under
+        keras, buffers under pytorch``)."""
+        tops = {name: [top for p in r.parts for top in p.nodes] for name, r in self.results.items()}
+        found: list[Cause] = []
+        for name in self.results:
+            if name == self.base:
+                continue
+            sums: dict[tuple[str, str], list[Any]] = {}
+            for mine, theirs in zip(tops[self.base], tops[name], strict=True):
+                _collect(sums, mine, theirs, sp.Integer(1))
+            for (kind, term), (delta, moved, categories, options, why) in sums.items():
+                delta, moved = sp.expand(delta), sp.expand(moved)
+                if delta == 0 and moved == 0:
+                    continue
+                text = _cause_text(self.base, name, categories, options) if categories else why
+                found.append(Cause(name, kind, term, delta, moved, text))
+        return tuple(found)
 
     @functools.cached_property
     def layers(self) -> tuple[LayerComparison, ...]:
@@ -104,6 +138,92 @@ class Comparison:
         return tuple(found)
 
 
+def _in_total(term: Any) -> sp.Expr:
+    return sp.Integer(0) if term is None or term.category == "buffers" else term.value
+
+
+def _collect(sums: dict[tuple[str, str], list[Any]], mine: NodeResult, theirs: NodeResult, times: sp.Expr) -> None:
+    """Every copy of ``mine`` (and of what is inside it) against ``theirs``, into ``sums``."""
+    for a, b in zip(mine.copies, theirs.copies, strict=True):
+        if mine.is_layer:
+            wider = sp.expand(a.input.channels - b.input.channels) != 0
+            _add_terms(sums, mine, theirs, a.terms, b.terms, times * a.count, wider)
+            continue
+        for x, y in zip(a.children, b.children, strict=True):
+            _collect(sums, x, y, times * a.count)
+
+
+def _add_terms(
+    sums: dict[tuple[str, str], list[Any]],
+    mine: NodeResult,
+    theirs: NodeResult,
+    a: Sequence[Any],
+    b: Sequence[Any],
+    count: sp.Expr,
+    wider: bool = False,
+) -> None:
+    """Add one copy's term differences (× its count) to ``sums``, keyed by kind and term."""
+    kind = mine.kind
+    assert kind is not None
+    ours, others = {t.name: t for t in a}, {t.name: t for t in b}
+    for term in [*ours, *(n for n in others if n not in ours)]:
+        x, y = ours.get(term), others.get(term)
+        delta = count * (_in_total(y) - _in_total(x))
+        moved = count * x.value if x is not None and y is not None and x.category != y.category else sp.Integer(0)
+        if delta == 0 and moved == 0:
+            continue
+        why = "" if y is None else y.why + ("; the inputs differ in width" if wider else "")
+        entry = sums.setdefault((kind.base, term), [sp.Integer(0), sp.Integer(0), None, {}, why])
+        entry[0] += delta
+        entry[1] += moved
+        if x is not None and y is not None and x.category != y.category:
+            entry[2] = (x.category, y.category)
+        elif x is None or y is None:
+            entry[2] = ("none" if x is None else "counted", "none" if y is None else "counted")
+            for option, value in _changed(mine, theirs, term):
+                entry[3][option] = value
+
+
+_CATEGORY = {"trainable": "trainable", "non_trainable": "non-trainable", "buffers": "buffers (not in the total)"}
+
+
+#: The options that decide whether a term is there (the others are not named as its cause).
+_DECIDED_BY = {
+    "biases": ("bias", "bn_bias"),
+    "shift": ("bias", "affine"),
+    "scale": ("affine",),
+    "running statistics": ("stats",),
+    "peepholes": ("peephole",),
+}
+
+
+def _changed(base: NodeResult, other: NodeResult, term: str) -> list[tuple[str, object]]:
+    """The options deciding ``term`` that ``other`` has differently from ``base``."""
+    names = _DECIDED_BY.get(term)
+    return [
+        (k, v)
+        for k, v in other.options.items()
+        if base.options.get(k) != v and v not in (None, False) and (names is None or k in names)
+    ]
+
+
+def _options_why(base: NodeResult, other: NodeResult, term: str) -> str:
+    """The options ``other`` was given differently from ``base`` (its convention's defaults)."""
+    changed = [f"{k}={str(v).lower()}" for k, v in _changed(base, other, term)]
+    return f" ({', '.join(changed)})" if changed else ""
+
+
+def _cause_text(base: str, other: str, categories: tuple[str, str], options: Mapping[str, object]) -> str:
+    written = ", ".join(f"{k}={str(v).lower()}" for k, v in options.items())
+    why = f" ({other}: {written})" if written else ""
+    before, after = categories
+    if before == "none":
+        return f"none under {base}{why}"
+    if after == "none":
+        return f"none under {other}{why}"
+    return f"{_CATEGORY.get(before, before)} under {base}, {_CATEGORY.get(after, after)} under {other}"
+
+
 def _causes(base: NodeResult, other: NodeResult) -> tuple[str, ...]:
     """Why ``other`` counts differently from ``base``: the terms that differ, then the inputs."""
     causes = []
@@ -118,8 +238,12 @@ def _causes(base: NodeResult, other: NodeResult) -> tuple[str, ...]:
             continue
         change = sp.expand(b - a)
         sign = "+" if change.could_extract_minus_sign() is False else ""
-        what = theirs[name].why if name in theirs else f"no {name}"
+        what = theirs[name].why if name in theirs else f"no {name}{_options_why(base, other, name)}"
         causes.append(f"{name}: {sign}{sp.sstr(change)}{per} — {what}")
+    for name in mine:
+        if name in theirs and mine[name].category != theirs[name].category and not causes:
+            before, after = (_CATEGORY.get(t[name].category, t[name].category) for t in (mine, theirs))
+            causes.append(f"{name}: {sp.sstr(theirs[name].value)}{per} — {before} there, {after} here")
     for a_cat, b_cat, label in (
         (base.counts.buffers, other.counts.buffers, "buffers"),
         (base.counts.non_trainable, other.counts.non_trainable, "non-trainable"),

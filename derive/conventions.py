@@ -48,6 +48,26 @@ class Convention:
 _SINGLE: Options = {"bias": "single"}
 _NONE: Options = {"bias": "none"}
 
+# Convolutions and batch norm (SPEC §9). Keras and PyTorch give a convolution a bias (Conv2D
+# use_bias=True; nn.Conv2d bias=True) and batch norm gamma and beta; their running mean and variance
+# are non-trainable weights in Keras (BatchNormalization's moving_mean, moving_variance) and
+# buffers in PyTorch (BatchNorm2d's running_mean, running_var). A convolution written bias=bn
+# (the ResNets' convolutions before batch norm) keeps its bias in keras.applications
+# (resnet.py: use_bias=True) and not in torchvision (resnet.py: bias=False). Plain keeps gamma only.
+# Paper conventions take Keras's (the kinds' own defaults).
+_KERAS_CNN: Mapping[str, Options] = {
+    "conv": {"bias": "single", "bn_bias": "single"},
+    "batchnorm": {"bias": "single", "stats": "non_trainable"},
+}
+_PYTORCH_CNN: Mapping[str, Options] = {
+    "conv": {"bias": "single", "bn_bias": "none"},
+    "batchnorm": {"bias": "single", "stats": "buffers"},
+}
+_PLAIN_CNN: Mapping[str, Options] = {
+    "conv": {"bias": "none", "bn_bias": "none"},
+    "batchnorm": {"bias": "none", "stats": "none"},
+}
+
 #: Every convention by its canonical name. ``keras`` is the default.
 CONVENTIONS: dict[str, Convention] = {
     c.name: c
@@ -64,6 +84,7 @@ CONVENTIONS: dict[str, Convention] = {
                 # keras.layers.MultiHeadAttention's EinsumDense kernels keep the head axis,
                 # and their LoRA factors it with the input (EinsumDense.enable_lora).
                 "attn": {"lora_layout": "keras"},
+                **_KERAS_CNN,
             },
             aliases=("tensorflow", "tf"),
         ),
@@ -76,6 +97,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "rnn": {"bias": "double"},
                 "gru": {"bias": "double"},
                 "lstm": {"bias": "double"},
+                **_PYTORCH_CNN,
             },
             aliases=("torch",),
             proj_below_size=True,
@@ -93,6 +115,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "attn": _NONE,
                 "mlp": _NONE,
                 "layernorm": _NONE,
+                **_PLAIN_CNN,
             },
             aliases=("textbook",),
         ),

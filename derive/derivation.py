@@ -233,7 +233,9 @@ class NodeResult:
         matrices together); print it with ``order="none"``."""
         if not isinstance(self.node, Layer):
             return None
-        return shown_formula(self.node.spec, _generic(self.node.spec, self.options, self.renames), self.renames)
+        return shown_formula(
+            self.node.spec, _generic(self.node.spec, self.options, self.renames), self.renames, self.input.rank
+        )
 
     def walk(self) -> Iterator[NodeResult]:
         """This result and every result inside its first copy, depth first."""
@@ -262,15 +264,22 @@ def _generic(kind: Kind, options: Mapping[str, object], renames: Renames = ()) -
     return tuple(out)
 
 
+def _generic_shape(width: sp.Expr, rank: int) -> Shape:
+    """A shape of ``rank`` dimensions with ``width`` channels: a convolution's kernel has one
+    size per spatial dimension, so its formula depends on the rank, never on the sizes."""
+    return Shape((*(ONE,) * (rank - 1), width))
+
+
 @functools.cache
-def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames = ()) -> sp.Expr:
+def shown_formula(kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames = (), rank: int = 1) -> sp.Expr:
     """One copy's count as a reader checks it: g·h·(i + r) + biases + peepholes + ...
 
     The same few formulas recur across a long chain; each is built once.
     """
     renamed = dict(renames)
     width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
-    terms = kind.terms(Ctx(Shape((width,)), size if kind.sized else None, dict(options)))
+    terms = kind.terms(Ctx(_generic_shape(width, rank), size if kind.sized else None, dict(options)))
+    terms = tuple(t for t in terms if t.category != "buffers")  # reported, not counted
     weights = common_factor([t.value for t in terms if t.name.endswith("weights")])
     parts = [weights, *(t.value for t in terms if not t.name.endswith("weights"))]
     parts = merged([part for part in parts if part != 0]) if len(parts) > 1 else parts
@@ -282,17 +291,19 @@ def generic_terms(result: NodeResult) -> dict[str, Term]:
     """The terms of one copy of a layer in the symbols i, h and its option symbols, by name."""
     kind = result.kind
     assert kind is not None
-    return dict(_generic_terms(kind, _generic(kind, result.options, result.renames), result.renames))
+    options = _generic(kind, result.options, result.renames)
+    return dict(_generic_terms(kind, options, result.renames, result.input.rank))
 
 
 @functools.cache
 def _generic_terms(
-    kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames
+    kind: Kind, options: tuple[tuple[str, object], ...], renames: Renames, rank: int = 1
 ) -> tuple[tuple[str, Term], ...]:
     # Once per kind and options: a long chain compared under two conventions has few of them.
     renamed = dict(renames)
     width, size = renamed.get(WIDTH, WIDTH), renamed.get(SIZE, SIZE)
-    return tuple((t.name, t) for t in kind.count(Ctx(Shape((width,)), size if kind.sized else None, dict(options))))
+    ctx = Ctx(_generic_shape(width, rank), size if kind.sized else None, dict(options))
+    return tuple((t.name, t) for t in kind.count(ctx))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ a part is an input :class:`Shape` and a chain of nodes: :class:`Layer` (a built-
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
@@ -49,6 +50,14 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
     (``tied=tok``) are strings. A word where a width belongs (``proj=none``) is an error.
     """
     spec = kind.options[name]
+    if isinstance(value, tuple):  # k=1x7
+        if spec.form != "dims":
+            raise InvalidOptionError(
+                f"'{name}' takes one value, not one per dimension ({_shown_dims(value)})",
+                span,
+                hint="one value per dimension is for a convolution's k, stride, pad and dilation",
+            )
+        return tuple(_size_option(spec.zero, v, name, span) for v in value)
     word = value.name if isinstance(value, sp.Symbol) else value if isinstance(value, str) else None
     if spec.form == "flag":
         if value is None or value is True:
@@ -60,14 +69,14 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
         raise InvalidOptionError(
             f"'{name}' is true or false, not {_shown(value)}", span, hint=f"write {name} or {name}=false"
         )
-    if spec.form == "size":
+    if spec.form in ("size", "dims"):
         if word is not None and word.lower() in spec.words:
             return word.lower()
         if value is None or value is True:
             raise InvalidOptionError(f"'{name}' needs a width, as in {name}=256", span)
         if word is not None and word.lower() in RESERVED:
             raise InvalidOptionError(f"'{name}' is a width, not the word {word}", span, hint=f"as in {name}=256")
-        return as_size(value, f"{name}", span)
+        return _size_option(spec.zero, value, name, span)
     if spec.form == "label":
         if value is None or value is True:
             return True
@@ -88,8 +97,19 @@ def option_value(kind: Kind, name: str, value: object, span: Span | None) -> obj
     )
 
 
+def _size_option(zero: bool, value: object, name: str, span: Span | None) -> sp.Expr:
+    """A size option's value; 0 too where the option allows it (``pad=0``)."""
+    if zero and (value == 0 and not isinstance(value, bool)):
+        return sp.Integer(0)
+    return as_size(value, name, span)
+
+
 def _shown(value: object) -> str:
     return sp.sstr(value) if isinstance(value, sp.Basic) else str(value)
+
+
+def _shown_dims(value: tuple[object, ...]) -> str:
+    return "x".join(dsl_size(v) if isinstance(v, sp.Expr) else str(v) for v in value)
 
 
 def _dsl_option(name: str, value: object) -> str:
@@ -97,6 +117,8 @@ def _dsl_option(name: str, value: object) -> str:
         return name
     if isinstance(value, sp.Expr):
         return f"{name}={dsl_size(value)}"
+    if isinstance(value, tuple):
+        return f"{name}={_shown_dims(value)}"
     return f"{name}={str(value).lower()}"
 
 
@@ -173,10 +195,10 @@ class Layer:
         """The layer's :class:`~derive.kinds.Kind`."""
         return KINDS[self.kind]
 
-    @property
+    @functools.cached_property
     def free_symbols(self) -> set[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
-        return _free([self.size, self.repeat, *(v for v in self.options.values() if isinstance(v, sp.Expr))])
+        return _free([self.size, self.repeat, *(v for v in _option_sizes(self.options))])
 
     @property
     def name(self) -> str:
@@ -189,14 +211,33 @@ class Layer:
 
     def subs(self, bindings: Mapping[sp.Symbol, sp.Expr]) -> Layer:
         """This layer with symbols replaced (and checked again)."""
-        if not bindings:
-            return self
+        if not bindings or self.free_symbols.isdisjoint(bindings):
+            return self  # nothing to replace (a block's body called many times: DenseNet)
         return replace(
             self,
             size=None if self.size is None else _subs(self.size, bindings),
             repeat=_subs(self.repeat, bindings),
-            options={k: _subs(v, bindings) if isinstance(v, sp.Expr) else v for k, v in self.options.items()},
+            options={k: _subs_option(v, bindings) for k, v in self.options.items()},
         )
+
+
+def _option_sizes(options: Mapping[str, object]) -> list[sp.Expr]:
+    """The sizes in ``options``: widths, and each of a per-dimension value (k=1x7)."""
+    found: list[sp.Expr] = []
+    for value in options.values():
+        if isinstance(value, sp.Expr):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found.extend(v for v in value if isinstance(v, sp.Expr))
+    return found
+
+
+def _subs_option(value: object, bindings: Mapping[sp.Symbol, sp.Expr]) -> object:
+    if isinstance(value, sp.Expr):
+        return _subs(value, bindings)
+    if isinstance(value, tuple):
+        return tuple(_subs(v, bindings) if isinstance(v, sp.Expr) else v for v in value)
+    return value
 
 
 @dataclass(frozen=True)

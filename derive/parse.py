@@ -39,7 +39,7 @@ from .errors import (
     did_you_mean,
     span_at,
 )
-from .kinds import KIND_NAMES, KINDS
+from .kinds import KIND_NAMES, KINDS, Option
 from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
 from .shapes import INPUT_CHANNELS, Shape
 
@@ -324,9 +324,17 @@ class _Located:
 
 
 @dataclass(frozen=True)
+class _Dims:
+    """``k=1x7``: one size per spatial dimension, and where it was written."""
+
+    values: tuple[_Located, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class _Option:
     name: _Located  # a bare name is a Symbol; anything else is a size in parentheses
-    value: _Located | None
+    value: _Located | _Dims | None
     span: Span
 
 
@@ -507,6 +515,10 @@ class _ToRecords(Transformer_NonRecursive[Token, Any]):
         if isinstance(name, sp.Expr):  # `sum` is inlined: wrap it with its place
             name = _Located(name, span)
         return _Option(name, value, span)
+
+    @v_args(meta=True)
+    def dims(self, meta: Meta, children: list[_Located]) -> _Dims:
+        return _Dims(tuple(children), _span(meta))
 
     def options(self, children: list[Any]) -> tuple[str, tuple[_Option, ...]]:
         return "options", tuple(child for child in children if child is not None)
@@ -885,7 +897,10 @@ class _Resolver:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
             spans[key] = option.span
             spans[key.lower()] = option.span
-            options[key] = None if option.value is None else self._option_value(option.value)
+            if block is not None and isinstance(option.value, _Dims):
+                raise _one_size(key, option.value)
+            zero = kind is not None and kind.options.get(key.lower(), _NO_OPTION).zero
+            options[key] = None if option.value is None else self._option_value(option.value, zero)
         if block is not None:
             args = {k: v for k, v in options.items()}
             return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
@@ -901,8 +916,20 @@ class _Resolver:
                 f"to stack {found[2]} layers, write {name} {found[1]} x{found[2]}"
             )
 
-    def _option_value(self, value: _Located) -> sp.Expr:
-        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one.
+    def _option_value(self, value: _Located | _Dims, zero: bool = False) -> sp.Expr | tuple[sp.Expr, ...]:
+        # A word (bias=none) is a Symbol here; the kind reads it. A size is checked as one
+        # (pad=0 is allowed: ``zero``, from the kind's option).
+        if isinstance(value, _Dims):  # k=1x7: the kind says whether it takes one per dimension
+            return tuple(self._sized(d, zero) for d in value.values)
+        if zero and value.value == 0:
+            return sp.Integer(0)
+        return self._word_or_size(value)
+
+    def _sized(self, value: _Located, zero: bool) -> sp.Expr:
+        """One size of a per-dimension value (k=1x7, pad=0x1)."""
+        return sp.Integer(0) if zero and value.value == 0 else self.size(value, "an option's value")
+
+    def _word_or_size(self, value: _Located) -> sp.Expr:
         if isinstance(value.value, sp.Symbol) and value.value.name.lower() in shapes.RESERVED:
             return value.value
         if isinstance(value.value, sp.Symbol) and self.allowed is None:
@@ -918,6 +945,8 @@ class _Resolver:
             if key in args:
                 raise InvalidOptionError(f"option '{key}' is given twice", option.span)
             value = option.value
+            if isinstance(value, _Dims):
+                raise _one_size(key, value)
             if value is not None and value.value == shapes.NONE:
                 args[key] = shapes.NONE  # passed on to a layer option that takes the word
             else:
@@ -965,8 +994,22 @@ def _option_name(option: _Option) -> str:
     return value.name
 
 
+_NO_OPTION = Option("size", "")
+
+
+def _one_size(key: str, value: _Dims) -> InvalidOptionError:
+    """``k=1x7`` given to a block or net, whose options are single sizes."""
+    return InvalidOptionError(
+        f"option '{key}' of a block or net takes one size, not one per dimension",
+        value.span,
+        hint="write the sizes inside the definition, or give each its own option",
+    )
+
+
 def _frozen(option: _Option) -> bool:
     """``frozen``, ``frozen=true`` or ``frozen=false``."""
+    if isinstance(option.value, _Dims):
+        raise InvalidOptionError("'frozen' is true or false", option.value.span, hint="write frozen or frozen=false")
     value = None if option.value is None else option.value.value
     if value is None:
         return True

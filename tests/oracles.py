@@ -12,8 +12,13 @@ What a framework cannot express raises :class:`Unsupported`: peepholes and ``npr
 ``proj`` and ``tied`` in Keras, ``reset_after=false`` and one bias vector per gate in a torch
 recurrent layer, an embedding anywhere but first (frameworks feed it token ids).
 
-torch and keras are imported inside the functions, so this module imports without them;
-:func:`require` imports them for a test, skipping it when they are missing unless
+Hugging Face ``transformers`` models are built from their config classes on the meta device
+(:func:`hf_model`), and ``peft`` adds LoRA adapters to them or to any torch module
+(:func:`lora_model`); their counts are ``parameters()`` again, and peft's own
+``get_nb_trainable_parameters()``.
+
+torch, keras, transformers and peft are imported inside the functions, so this module imports
+without them; :func:`require` imports them for a test, skipping it when they are missing unless
 ``DERIVE_REQUIRE_ORACLES=1`` is set.
 """
 
@@ -21,12 +26,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import operator
 import os
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
+import cnn_programs
 import programs
 import pytest
 import sympy as sp
@@ -53,9 +60,15 @@ def require(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as error:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but {name} cannot be imported: {error}")
-        pytest.skip(f"{name} cannot be imported ({error}): pip install -e '.[test,oracle]'")
+        missing(f"{name} cannot be imported ({error})")
+
+
+def missing(what: str) -> NoReturn:
+    """Skip the test for a framework (or a part of one) that is not there, or fail it if
+    ``DERIVE_REQUIRE_ORACLES=1``."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but {what}")
+    pytest.skip(f"{what}: pip install -e '.[test,oracle]'")
 
 
 @dataclass(frozen=True)
@@ -487,3 +500,267 @@ def keras_program_count(spec: str | Program) -> int:
 
 #: The oracle of each framework's convention, for programs.
 PROGRAM_ORACLES = {"pytorch": torch_program_count, "keras": keras_program_count}
+
+
+# --- Hugging Face transformers and peft ----------------------------------------------------------
+#
+# A model is its config class called with the values given (everything else the config's own
+# default) and its model class called on that config, on the meta device: no weight is
+# allocated, so the published sizes build in a fraction of a second. transformers 5 and peft
+# build the same modules on meta as on the CPU.
+
+
+def parameter_count(module: Any) -> int:
+    """``sum(p.numel() for p in module.parameters())``: a tied or shared tensor counts once."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def hf_model(model: str, config: str, *, model_options: dict[str, Any] | None = None, **values: Any) -> Any:
+    """``transformers.MODEL(transformers.CONFIG(**values), **model_options)`` on the meta device."""
+    torch = require("torch")
+    transformers = require("transformers")
+    with torch.device("meta"):
+        return getattr(transformers, model)(getattr(transformers, config)(**values), **(model_options or {}))
+
+
+def hf_count(model: str, config: str, **values: Any) -> int:
+    """Hugging Face's count of ``model`` built from ``config(**values)``."""
+    return parameter_count(hf_model(model, config, **values))
+
+
+def lora_model(module: Any, targets: list[str] | None, r: int, alpha: int = 8) -> Any:
+    """peft's ``get_peft_model`` with ``LoraConfig(r, target_modules, lora_alpha, bias="none")``:
+    the modules whose names end in a target get A (r × in) and B (out × r), the rest is frozen.
+    Without targets, peft takes its default for the model's type."""
+    peft = require("peft")
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, bias="none")
+    return peft.get_peft_model(module, config)
+
+
+def lora_counts(module: Any, targets: list[str], r: int, alpha: int = 8) -> tuple[int, int]:
+    """(trainable, total) as peft reports them (``get_nb_trainable_parameters()``, the figures
+    of ``print_trainable_parameters()``), after checking them against ``requires_grad``."""
+    adapted = lora_model(module, targets, r, alpha)
+    trainable, total = adapted.get_nb_trainable_parameters()
+    assert trainable == sum(p.numel() for p in adapted.parameters() if p.requires_grad)
+    assert total == parameter_count(adapted)
+    return int(trainable), int(total)
+
+
+# --- Convolutional programs ----------------------------------------------------------------------
+#
+# tests/cnn_programs.py's nets, built channels-first as torch modules and channels-last as Keras
+# functional models. Options are translated as written and the frameworks' defaults do the rest
+# (Conv2d bias=True, Conv2D use_bias=True, BatchNorm affine). A numeric Keras padding is a
+# ZeroPadding layer before a "valid" conv or pool (Keras's layers pad only "same"). Each
+# top-level element's output shape is read from the framework (a probe on the meta device for
+# torch, the functional API's symbolic shape for Keras), written as derive writes shapes.
+
+
+@dataclass(frozen=True)
+class CnnCount:
+    """A framework's view of one net: its counts and each top-level element's output shape."""
+
+    total: int
+    trainable: int
+    non_trainable: int
+    buffers: int
+    shapes: tuple[str, ...]
+
+
+def _shape_text(dims: Any) -> str:
+    return "x".join(str(int(d)) for d in dims)
+
+
+def _per_dim(value: Any, rank: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, tuple) else (int(value),) * rank
+
+
+def torch_cnn(net: cnn_programs.Net) -> CnnCount:
+    """``net`` as torch modules (Conv{1,2}d, BatchNorm{1,2}d, MaxPool/AvgPool, Linear, ...)."""
+    torch = require("torch")
+    nn = torch.nn
+    Chain, _, Branches = _torch_nodes(torch)
+    rank = net.rank
+    conv = {1: nn.Conv1d, 2: nn.Conv2d}[rank]
+    bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[rank]
+    pools = {"maxpool": {1: nn.MaxPool1d, 2: nn.MaxPool2d}[rank], "avgpool": {1: nn.AvgPool1d, 2: nn.AvgPool2d}[rank]}
+    gap = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}[rank]
+
+    def concat_channels(outs: list[Any]) -> Any:
+        return torch.cat(outs, dim=1)  # channels first
+
+    class Concat(nn.Module):
+        def __init__(self, bodies: list[Any]) -> None:
+            super().__init__()
+            self.bodies = nn.ModuleList(bodies)
+
+        def forward(self, x: Any) -> Any:
+            return concat_channels([body(x) for body in self.bodies])
+
+    def padding(op: cnn_programs.Op) -> Any:
+        pad = op.get("pad", "valid")
+        if pad == "valid":
+            return 0
+        return pad  # an int, a tuple, or "same" (stride 1)
+
+    def layer(op: cnn_programs.Op, x: Any) -> Any:
+        channels = int(x.shape[1])
+        if op.kind == "conv":
+            return conv(
+                channels,
+                op.size,
+                _per_dim(op.get("k"), rank),
+                stride=op.get("stride", 1),
+                padding=padding(op),
+                dilation=op.get("dilation", 1),
+                groups=op.get("groups", 1),
+                bias=op.get("bias") != "none",
+            )
+        if op.kind == "dwconv":
+            m = int(op.get("mult", 1))  # type: ignore[arg-type]
+            return conv(
+                channels,
+                channels * m,
+                _per_dim(op.get("k"), rank),
+                stride=op.get("stride", 1),
+                padding=padding(op),
+                groups=channels,
+                bias=op.get("bias") != "none",
+            )
+        if op.kind == "bn":
+            return bn(channels, affine=op.get("affine") != "false")
+        if op.kind in pools:
+            k = op.get("k")
+            return pools[op.kind](k, stride=op.get("stride", k), padding=op.get("pad", 0))
+        if op.kind == "relu":
+            return nn.ReLU()
+        if op.kind == "flatten":
+            return nn.Flatten()
+        if op.kind == "globalpool":
+            return nn.Sequential(gap(1), nn.Flatten())
+        if op.kind == "dense":
+            return nn.Linear(int(x.shape[-1]), op.size)
+        raise Unsupported(op.text())
+
+    def chain(elements: tuple[cnn_programs.Element, ...], x: Any) -> tuple[Any, Any]:
+        modules = []
+        for element in elements:
+            module, x = one(element, x)
+            modules.append(module)
+        return Chain(modules), x
+
+    def one(element: cnn_programs.Element, x: Any) -> tuple[Any, Any]:
+        if isinstance(element, cnn_programs.Residual):
+            body, out = chain(element.chain, x)
+            return Branches("add", [body, nn.Identity()]), out + x
+        if isinstance(element, cnn_programs.Branches):
+            built = [chain(b, x) if b else (nn.Identity(), x) for b in element.branches]
+            outs = [out for _, out in built]
+            if element.op == "concat":
+                return Concat([m for m, _ in built]), concat_channels(outs)
+            return Branches("add", [m for m, _ in built]), functools.reduce(operator.add, outs)
+        module = layer(element, x)
+        return module, module(x)
+
+    modules, shapes = [], []
+    with torch.device("meta"):
+        *spatial, channels = net.dims
+        x = torch.empty(1, channels, *spatial)
+        for element in net.chain:
+            module, x = one(element, x)
+            modules.append(module)
+            dims = tuple(x.shape[1:])
+            shapes.append(_shape_text(dims[1:] + dims[:1]) if len(dims) > 1 else _shape_text(dims))
+    model = Chain(modules)
+    total = sum(p.numel() for p in model.parameters())
+    stats = sum(b.numel() for name, b in model.named_buffers() if name.rsplit(".", 1)[-1].startswith("running_"))
+    return CnnCount(total, total, 0, stats, tuple(shapes))
+
+
+def keras_cnn(net: cnn_programs.Net) -> CnnCount:
+    """``net`` as a functional Keras model (Conv{1,2}D, DepthwiseConv{1,2}D, BatchNormalization,
+    MaxPooling/AveragePooling, Flatten, GlobalAveragePooling, Dense, Add, Concatenate)."""
+    keras = require("keras")
+    L = keras.layers
+    rank = net.rank
+    convs = {1: L.Conv1D, 2: L.Conv2D}[rank]
+    depthwise = {1: L.DepthwiseConv1D, 2: L.DepthwiseConv2D}[rank]
+    zero = {1: L.ZeroPadding1D, 2: L.ZeroPadding2D}[rank]
+    pools = {
+        "maxpool": {1: L.MaxPooling1D, 2: L.MaxPooling2D}[rank],
+        "avgpool": {1: L.AveragePooling1D, 2: L.AveragePooling2D}[rank],
+    }
+    gap = {1: L.GlobalAveragePooling1D, 2: L.GlobalAveragePooling2D}[rank]
+
+    def padded(op: cnn_programs.Op, x: Any) -> tuple[str, Any]:
+        pad = op.get("pad", "valid")
+        if pad in ("valid", "same"):
+            return str(pad), x
+        pads = _per_dim(pad, rank)
+        if any(pads):
+            x = zero(pads[0] if rank == 1 else tuple((p, p) for p in pads))(x)
+        return "valid", x
+
+    def layer(op: cnn_programs.Op, x: Any) -> Any:
+        if op.kind == "conv":
+            mode, x = padded(op, x)
+            return convs(
+                op.size,
+                _per_dim(op.get("k"), rank),
+                strides=op.get("stride", 1),
+                padding=mode,
+                dilation_rate=op.get("dilation", 1),
+                groups=op.get("groups", 1),
+                use_bias=op.get("bias") != "none",
+            )(x)
+        if op.kind == "dwconv":
+            mode, x = padded(op, x)
+            return depthwise(
+                _per_dim(op.get("k"), rank),
+                strides=op.get("stride", 1),
+                padding=mode,
+                depth_multiplier=op.get("mult", 1),
+                use_bias=op.get("bias") != "none",
+            )(x)
+        if op.kind == "bn":
+            affine = op.get("affine") != "false"
+            return L.BatchNormalization(center=affine, scale=affine)(x)
+        if op.kind in pools:
+            mode, x = padded(op, x)
+            k = op.get("k")
+            return pools[op.kind](pool_size=k, strides=op.get("stride", k), padding=mode)(x)
+        if op.kind == "relu":
+            return L.Activation("relu")(x)
+        if op.kind == "flatten":
+            return L.Flatten()(x)
+        if op.kind == "globalpool":
+            return gap()(x)
+        if op.kind == "dense":
+            return L.Dense(op.size)(x)
+        raise Unsupported(op.text())
+
+    def chain(elements: tuple[cnn_programs.Element, ...], x: Any) -> Any:
+        for element in elements:
+            x = one(element, x)
+        return x
+
+    def one(element: cnn_programs.Element, x: Any) -> Any:
+        if isinstance(element, cnn_programs.Residual):
+            return L.Add()([chain(element.chain, x), x])
+        if isinstance(element, cnn_programs.Branches):
+            outs = [chain(b, x) if b else x for b in element.branches]
+            return L.Add()(outs) if element.op == "add" else L.Concatenate(axis=-1)(outs)
+        return layer(element, x)
+
+    shapes = []
+    with keras.device("meta"):
+        inputs = keras.Input(shape=net.dims)
+        x = inputs
+        for element in net.chain:
+            x = one(element, x)
+            shapes.append(_shape_text(x.shape[1:]))
+        model = keras.Model(inputs, x)
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    return CnnCount(int(model.count_params()), trainable, non_trainable, 0, tuple(shapes))

@@ -46,7 +46,7 @@ class Option:
     ``"label"`` (``tied=tok``, or bare), or a tuple of words (``bias=none|single|double``).
     ``default`` applies when neither the layer nor the convention sets the option; ``symbol``
     names a width in the kind's formula (``r`` for ``proj``); ``words`` are words a size option
-    also takes (``pad=same``).
+    also takes (``pad=same``); ``zero`` lets a size option be 0 (``pad=0``).
     """
 
     form: str | tuple[str, ...]
@@ -55,6 +55,7 @@ class Option:
     symbol: str | None = None
     words: tuple[str, ...] = ()
     bare: object = None
+    zero: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import sympy as sp
 
 from ..errors import ShapeError
-from ..shapes import Shape
+from ..shapes import ONE, Shape
 from .base import Ctx, Kind, Option, Output, needs_rank, nothing, same
+
+ZERO = sp.Integer(0)
 
 _IMAGE = "pools take a shaped input with channels last: in T x C, in H x W x C, in D x H x W x C"
 
@@ -28,17 +30,65 @@ def _globalpool(ctx: Ctx) -> Shape:
     return Shape((ctx.shape.channels,))
 
 
-def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, kind: str) -> sp.Expr:
-    if pad == "same":
-        return sp.ceiling(n / stride)
-    p = sp.Integer(0) if pad in (None, "valid") else pad
-    assert isinstance(p, sp.Expr)
-    span = n + 2 * p - k
-    out = (sp.ceiling(span / stride) if ceil else sp.floor(span / stride)) + 1
-    if ceil and (out - 1) * stride >= n + p:
-        # PyTorch (pooling_output_shape): the last window must start inside the input or the
-        # left padding, else it is dropped.
+def padding(pad: object) -> sp.Expr | None:
+    """The padding on each side: ``None`` for ``same``, 0 for ``valid`` (the default)."""
+    if pad is None or isinstance(pad, str):  # a word: never compared with a SymPy number
+        return None if pad == "same" else ZERO
+    assert isinstance(pad, sp.Expr)
+    return pad
+
+
+def window(
+    n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, dilation: sp.Expr = ONE, ceil: bool = False
+) -> sp.Expr:
+    """One spatial dimension after a window of k taps, ``dilation`` apart, moved by ``stride``:
+    floor((n + 2·pad − dilation·(k − 1) − 1) / stride) + 1 (torch.nn.Conv2d and MaxPool2d's
+    documentation; Keras's ``padding="valid"``, keras/src/ops/operation_utils.py,
+    ``compute_conv_output_shape``); ``same`` gives ceil(n / stride) (Keras ``padding="same"``).
+    With ``ceil`` the division rounds up, and the last window must start inside the input or
+    its left padding (PyTorch, aten/src/ATen/native/Pool.h, ``pooling_output_shape``)."""
+    p = padding(pad)
+    if all(isinstance(v, sp.Integer) for v in (n, k, stride, dilation)) and (p is None or isinstance(p, sp.Integer)):
+        return sp.Integer(_whole(int(n), int(k), int(stride), None if p is None else int(p), int(dilation), ceil))
+    if p is None:
+        return sp.ceiling(_unnested(n) / stride)
+    span = n + 2 * p - dilation * (k - 1) - 1
+    if not ceil:
+        # floor(m / s) + 1 = ceil((m + 1) / s) for integers: ceil(H/2) reads better than
+        # floor(H/2 - 1/2) + 1 when H is a symbol, and stride 1 gives n + 2·pad − dilation·(k − 1).
+        return sp.ceiling(_unnested(span + 1) / stride) if stride != 1 else span + 1
+    out = sp.ceiling(span / stride) + 1
+    if (out - 1) * stride >= n + p:
         out -= 1
+    return out
+
+
+def _unnested(m: sp.Expr) -> sp.Expr:
+    """``m`` for ceil(m / s), with one ceiling in it opened: ceil((ceil(y) + c) / s) is
+    ceil((y + c) / s) for a whole c and s, so two strides of 2 give ceil(H/4), not
+    ceil(ceil(H/2)/2)."""
+    ceilings = [t for t in sp.Add.make_args(m) if isinstance(t, sp.ceiling)]
+    if len(ceilings) != 1:
+        return m
+    rest = m - ceilings[0]
+    return rest + ceilings[0].args[0] if rest.is_integer else m
+
+
+def _whole(n: int, k: int, stride: int, p: int | None, dilation: int, ceil: bool) -> int:
+    """:func:`window` on numbers, in Python integers (the common case, and much faster)."""
+    if p is None:
+        return -(-n // stride)
+    span = n + 2 * p - dilation * (k - 1) - 1
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= n + p else out
+
+
+def _window(n: sp.Expr, k: object, stride: object, pad: object, ceil: bool, kind: str) -> sp.Expr:
+    assert isinstance(k, sp.Expr)
+    assert isinstance(stride, sp.Expr)
+    out = window(n, k, stride, pad, ONE, ceil)
     if out.is_positive is False or (out.is_number and out < 1):
         raise ShapeError(
             f"{kind} with k={k} reaches a size of {out} on a dimension of {n}",
@@ -50,14 +100,33 @@ def _window(n: sp.Expr, k: sp.Expr, stride: sp.Expr, pad: object, ceil: bool, ki
 def _pool(kind: str) -> Output:
     def output(ctx: Ctx) -> Shape:
         needs_rank(ctx, kind, range(2, 5), _IMAGE)
-        k = ctx["k"]
-        if not isinstance(k, sp.Expr):
+        if not isinstance(ctx["k"], sp.Expr | tuple):
             raise ShapeError(f"{kind} needs a window: write {kind} (k=2)")
-        stride = ctx["stride"] if isinstance(ctx["stride"], sp.Expr) else k
-        dims = tuple(_window(n, k, stride, ctx["pad"], bool(ctx["ceil"]), kind) for n in ctx.shape.spatial)
+        rank = len(ctx.shape.spatial)
+        k = _each(ctx["k"], rank, "k", kind, ctx.shape)
+        stride = k if ctx["stride"] is None else _each(ctx["stride"], rank, "stride", kind, ctx.shape)
+        pad = _each(ctx["pad"], rank, "pad", kind, ctx.shape)
+        ceil = bool(ctx["ceil"])
+        dims = tuple(
+            _window(n, kk, s, p, ceil, kind) for n, kk, s, p in zip(ctx.shape.spatial, k, stride, pad, strict=True)
+        )
         return Shape((*dims, ctx.shape.channels))
 
     return output
+
+
+def _each(value: object, rank: int, name: str, kind: str, shape: Shape) -> tuple[object, ...]:
+    """``value`` for each of ``rank`` spatial dimensions: one value for all (``k=2``, a word
+    such as ``pad=same``), or one per dimension (``k=2x1``)."""
+    if not isinstance(value, tuple):
+        return (value,) * rank
+    if len(value) != rank:
+        raise ShapeError(
+            f"{kind} has {name}={'x'.join(sp.sstr(v) for v in value)} for {len(value)} dimensions, "
+            f"but {shape} has {rank} spatial dimension{'s' if rank != 1 else ''}",
+            hint=f"give {name} one value, or one per spatial dimension",
+        )
+    return value
 
 
 def _adaptive(ctx: Ctx) -> Shape:
@@ -69,10 +138,13 @@ def _adaptive(ctx: Ctx) -> Shape:
 
 
 _POOL_OPTIONS = {
-    "k": Option("size", "the window, k in every spatial dimension"),
-    "stride": Option("size", "the step (default k)"),
+    "k": Option("dims", "the window: k in every spatial dimension, or one per dimension (k=2x1)"),
+    "stride": Option("dims", "the step (default k)"),
     "pad": Option(
-        "size", "padding on each side: N, same (Keras) or valid (none, the default)", words=("same", "valid")
+        "dims",
+        "padding on each side: N, same (Keras) or valid (none, the default)",
+        words=("same", "valid"),
+        zero=True,
     ),
     "ceil": Option("flag", "round the output size up (PyTorch ceil_mode)", False),
 }

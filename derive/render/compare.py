@@ -28,6 +28,20 @@ def compare_text(comparison: Compared) -> str:
     for row in rows:
         cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]), row[3].rjust(widths[3])]
         lines.append("  ".join(cells).rstrip())
+    causes = getattr(comparison, "causes", ())
+    differing = sum(1 for layer in comparison.layers if layer.differences)
+    if causes and differing > 1:
+        lines.append("")
+        lines.append("why, over every copy of every layer:")
+        for name in comparison.totals:
+            mine = [c for c in causes if c.convention == name]
+            if not mine:
+                continue
+            lines.append(f"  {name}:")
+            for cause in mine:
+                moved = f"{number(cause.moved)} " if cause.moved != 0 else ""
+                change = _signed(cause.params) if cause.params != 0 else "the same total"
+                lines.append(f"    {cause.kind} {cause.term}: {change} — {moved}{cause.text}")
     lines.append("")
     lines.append(f"differences from {base}, layer by layer:")
     for layer in comparison.layers:
@@ -54,6 +68,17 @@ def compare_dict(comparison: Compared) -> dict[str, Any]:
         "spec": comparison.spec,
         "base": comparison.base,
         "compare": {name: json_value(total) for name, total in comparison.totals.items()},
+        "causes": [
+            {
+                "convention": c.convention,
+                "kind": c.kind,
+                "term": c.term,
+                "params": json_value(c.params),
+                "moved": json_value(c.moved),
+                "why": c.text,
+            }
+            for c in getattr(comparison, "causes", ())
+        ],
         "layers": [
             {
                 "index": layer.index,

@@ -103,9 +103,13 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
         if copies.count != 1:
             lines.append(f"{pad}     × {dsl_size(copies.count)} copies = {number(copies.params)}")
         elif kind.directions == 1:
-            lines.append(f"{pad}     sum = {each}")
+            buffers = " (the buffers are not counted)" if any(t.category == "buffers" for t in terms) else ""
+            lines.append(f"{pad}     sum = {each}{buffers}")
     if layer.frozen or node.counts.non_trainable != 0:
-        lines.append(f"{pad}   non-trainable (frozen): {number(node.counts.non_trainable)}")
+        # frozen (written, or inside a frozen element), or not trained by nature (batch-norm statistics)
+        natural = sum(c.count * t.value for c in node.copies for t in c.terms if t.category == "non_trainable")
+        why = " (frozen)" if sp.expand(node.counts.non_trainable - natural) != 0 else ""
+        lines.append(f"{pad}   non-trainable{why}: {number(node.counts.non_trainable)}")
     lines.append(f"{pad}   layer total: {number(node.params)}")
     return lines
 
@@ -113,4 +117,6 @@ def _node(result: Counted, node: NodeResult, level: int) -> list[str]:
 def _option_text(value: object) -> str:
     if value is True:
         return "true"
+    if isinstance(value, tuple):  # k=1x7
+        return "x".join(sstr(v) for v in value)
     return sstr(value) if isinstance(value, sp.Expr) else str(value)

@@ -113,6 +113,8 @@ def node_dict(node: NodeResult) -> dict[str, Any]:
 
 
 def _option(value: object) -> object:
+    if isinstance(value, tuple):  # k=1x7
+        return "x".join(sstr(v) for v in value)
     return sstr(value) if isinstance(value, sp.Expr) else value
 
 

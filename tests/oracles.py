@@ -566,6 +566,7 @@ class CnnCount:
     non_trainable: int
     buffers: int
     shapes: tuple[str, ...]
+    model: Any = None  # the framework's model itself (for the import oracles)
 
 
 def _shape_text(dims: Any) -> str:
@@ -675,7 +676,7 @@ def torch_cnn(net: cnn_programs.Net) -> CnnCount:
     model = Chain(modules)
     total = sum(p.numel() for p in model.parameters())
     stats = sum(b.numel() for name, b in model.named_buffers() if name.rsplit(".", 1)[-1].startswith("running_"))
-    return CnnCount(total, total, 0, stats, tuple(shapes))
+    return CnnCount(total, total, 0, stats, tuple(shapes), model)
 
 
 def keras_cnn(net: cnn_programs.Net) -> CnnCount:
@@ -763,4 +764,4 @@ def keras_cnn(net: cnn_programs.Net) -> CnnCount:
         model = keras.Model(inputs, x)
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    return CnnCount(int(model.count_params()), trainable, non_trainable, 0, tuple(shapes))
+    return CnnCount(int(model.count_params()), trainable, non_trainable, 0, tuple(shapes), model)

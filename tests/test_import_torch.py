@@ -315,7 +315,15 @@ def traced_modules(torch: ModuleType) -> dict[str, Any]:
         def forward(self, x: Any) -> Any:
             return self.a(x) if x.sum() > 0 else self.b(x)  # control flow on a value: fx cannot trace
 
-    return {"mlp": MLP(), "net": Net(), "branchy": Branchy(), "valued": Valued()}
+    class Projected(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2, self.proj = nn.Linear(8, 16), nn.Linear(16, 16), nn.Linear(8, 16, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            return F.relu(self.fc2(F.relu(self.fc1(x))) + self.proj(x))
+
+    return {"mlp": MLP(), "net": Net(), "branchy": Branchy(), "valued": Valued(), "projected": Projected()}
 
 
 TRACED = {
@@ -323,6 +331,7 @@ TRACED = {
     "unused: in 3 -> dense 3\nusing pytorch",
     "net": "in 4 -> dense 8 -> [ residual [ dense 16 -> gelu -> dense 8 ] -> relu ] x2 -> dense 2\nusing pytorch",
     "branchy": "a: in 4 -> dense 4 ;\nb: in 4 -> dense 4\nusing pytorch",
+    "projected": "in 8 -> add { dense 16 -> relu -> dense 16 | dense 16 (bias=none) } -> relu\nusing pytorch",
     "valued": "a: in 4 -> dense 4 ;\nb: in 4 -> dense 4\nusing pytorch",
 }
 

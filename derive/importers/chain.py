@@ -29,6 +29,8 @@ class Unit:
     opaque: bool = False  # params N: in the chain running, else a part of its own
     weight: int | None = None  # id() of the weight a later layer may tie to
     label: str | None = None  # set when a later layer ties to it
+    rank: int | None = None  # the spatial dimensions it takes: 0 a vector, 2 an image; None any
+    spatial: str = ""  # what it does to the shape: "pool", "global", "flatten", "adaptive" (to side ``out``)
 
     def written(self) -> str:
         return self.text if self.label is None else f"{self.text} as {self.label}"
@@ -56,6 +58,16 @@ class Part:
     label: str
     width: int
     elements: list[str] = field(default_factory=list)
+    rank: int = 0
+
+    def input(self) -> str:
+        """``in 64``, or ``in H x W x 64`` for a part that starts on an image: its spatial size
+        stays a symbol, as the count does not depend on it."""
+        return " x ".join([*_SPATIAL[self.rank], str(self.width)])
+
+
+#: The symbols of the spatial dimensions of a part's input, by their number.
+_SPATIAL: dict[int, tuple[str, ...]] = {0: (), 1: ("T",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 def join(path: str, name: str) -> str:
@@ -85,7 +97,7 @@ def _shape(items: list[Item]) -> Iterator[str]:
     """What makes two children the same: their text and widths (none of them shared)."""
     for item in items:
         if isinstance(item, Unit):
-            yield f"{item.text}|{item.needs}|{item.out}|{item.vocab}|{item.alone}"
+            yield f"{item.text}|{item.needs}|{item.out}|{item.vocab}|{item.alone}|{item.rank}|{item.spatial}"
         elif isinstance(item, Run):
             yield f"[{'/'.join(_shape(item.items))}]x{item.repeat}"
         else:
@@ -105,7 +117,7 @@ def chain_widths(items: list[Item]) -> tuple[int | None, int | None, bool]:
                 return None, None, False
             step_in, step_out = inner_in, inner_out
         else:
-            if item.vocab or item.alone or "tied=" in item.text:
+            if item.vocab or item.alone or item.spatial or "tied=" in item.text:
                 return None, None, False
             step_in, step_out = item.needs, item.out if item.out is not None else item.needs
         if step_in is not None:
@@ -152,13 +164,17 @@ class Parts:
         self.parts: list[Part] = []
         self.current: Part | None = None
         self.width: int | None = None
+        self.rank = 0  # the spatial dimensions of the chain's shape
+        self.side: int | None = None  # their size, once an adaptive pool has fixed it
         self.pending: list[str] = []  # size-less layers waiting for a width to start a part
         self.units: list[tuple[Part, int, Unit]] = []
 
     def start(self, unit: Unit, width: int) -> Part:
-        part = Part(unit.path, width, self.pending)
+        rank = unit.rank or 0
+        part = Part(unit.path, width, self.pending, rank)
         self.pending = []
         self.parts.append(part)
+        self.rank, self.side = rank, None
         return part
 
     def add(self, items: list[Item]) -> None:
@@ -171,7 +187,7 @@ class Parts:
                 self.unit(item)
 
     def close(self) -> None:
-        self.current, self.width, self.pending = None, None, []
+        self.current, self.width, self.pending, self.rank, self.side = None, None, [], 0, None
 
     def unit(self, unit: Unit) -> None:
         if unit.opaque and self.current is not None:
@@ -183,16 +199,40 @@ class Parts:
             self.place(part, unit)
             self.current, self.width = (None, None) if unit.alone or unit.opaque else (part, unit.out or part.width)
             return
+        if unit.spatial:
+            self.reshape(unit)
+            return
         if unit.needs is None:
             if self.current is None:
                 self.pending.append(unit.text)
             else:
                 self.place(self.current, unit)
             return
-        if self.current is None or self.width != unit.needs:
+        if self.current is None or self.width != unit.needs or unit.rank not in (None, self.rank):
             self.current = self.start(unit, unit.needs)
         self.place(self.current, unit)
         self.width = unit.out if unit.out is not None else unit.needs
+
+    def reshape(self, unit: Unit) -> None:
+        """A pool or a flatten: on the chain's shape where it has spatial dimensions (a pool on
+        nothing known is left out: it has no parameters, and the next layer starts a part)."""
+        if unit.spatial == "flatten":
+            if self.current is None:
+                self.pending.append(unit.text)
+                return
+            self.place(self.current, unit)
+            if self.rank:
+                known = self.width is not None and self.side is not None
+                self.width = self.width * self.side**self.rank if known else None  # type: ignore[operator]
+            self.rank, self.side = 0, None
+            return
+        if self.current is None or self.rank == 0:
+            return
+        self.place(self.current, unit)
+        if unit.spatial == "global":  # one value per channel: a vector of the channels
+            self.rank, self.side = 0, None
+            return
+        self.side = unit.out if unit.spatial == "adaptive" else None
 
     def place(self, part: Part, unit: Unit) -> None:
         self.units.append((part, len(part.elements), unit))
@@ -208,11 +248,12 @@ class Parts:
             return
         chain = inner.parts[0].elements
         body = chain[0] if len(chain) == 1 and not re.search(r" x\d+$", chain[0]) else f"[ {' -> '.join(chain)} ]"
-        unit = Unit(f"{body} x{run.repeat}", run.path, needs=needs, out=out)
-        if self.current is None or self.width != needs:
+        rank = inner.parts[0].rank
+        unit = Unit(f"{body} x{run.repeat}", run.path, needs=needs, out=out, rank=rank)
+        if self.current is None or self.width != needs or self.rank != rank:
             self.current = self.start(unit, needs)
         self.current.elements.append(unit.text)
-        self.width = out
+        self.width, self.rank, self.side = out, inner.rank, inner.side
 
     def text(self) -> str:
         # Labels are written once every unit knows whether a later layer ties to it.
@@ -222,7 +263,7 @@ class Parts:
         labels: dict[str, int] = {}
         lines = []
         for part in parts:
-            head = f"in {part.width} -> {' -> '.join(part.elements)}"
+            head = f"in {part.input()} -> {' -> '.join(part.elements)}"
             if len(parts) == 1:
                 lines.append(head)
                 continue

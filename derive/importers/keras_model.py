@@ -6,9 +6,10 @@ Each layer Keras defines maps to a kind, with its widths read from its built wei
 (i, g·h), recurrent_kernel, bias; GRU's ``reset_after``) the recurrent kinds, ``Bidirectional``
 of one of them the bi- kinds, ``LayerNormalization`` (gamma, beta) ``layernorm``,
 ``RMSNormalization`` ``rmsnorm``, ``MultiHeadAttention`` (query, key, value kernels (i, H, k),
-output (H, v, d)) ``attn``, and the layers without weights (``Dropout``, ``Activation``,
-``ReLU``, ``Softmax``, ``Flatten``, ``Identity``) their kinds; a ``Dense`` with an activation is
-followed by the activation's kind.
+output (H, v, d)) ``attn``, ``Conv*D``, ``DepthwiseConv*D`` and ``SeparableConv*D`` ``conv`` and
+``dwconv``, ``BatchNormalization`` ``bn`` (moving statistics non-trainable), the pools, and
+the layers without weights (``Dropout``, ``Activation``, ``ReLU``, ``Softmax``, ``Flatten``,
+``Identity``) their kinds; a ``Dense`` with an activation is followed by the activation's kind.
 
 A Sequential is a chain, as is a functional model where each layer takes the output of the
 one before; elsewhere (branches, merges) a layer starts a part of its own, labelled with its
@@ -50,7 +51,6 @@ _SIZELESS = {
     "ReLU": "relu",
     "Softmax": "softmax",
     "Identity": "identity",
-    "Flatten": "flatten",
 }
 
 _RECURRENT = {"SimpleRNN": "rnn", "GRU": "gru", "LSTM": "lstm"}
@@ -106,7 +106,7 @@ class _Walker:
             self.seen.add(id(weight))
         if weights and not layer.trainable:
             mapped[0].text = with_option(mapped[0].text, "frozen")
-        elif any(not w.trainable for w in weights):
+        elif any(not w.trainable for w in weights) and not _statistics_only(layer, weights):
             return self.unknown(layer, fresh, "some of its weights are not trainable")
         return list(mapped)
 
@@ -137,8 +137,35 @@ class _Walker:
             return [Unit("rmsnorm", path, needs=math.prod(_shape(w["scale"])), alone=len(_shape(w["scale"])) > 1)]
         if isinstance(layer, L.MultiHeadAttention):
             return self.attention(layer, path)
+        if name in (
+            "Conv1D",
+            "Conv2D",
+            "Conv3D",
+            "DepthwiseConv1D",
+            "DepthwiseConv2D",
+            "SeparableConv1D",
+            "SeparableConv2D",
+        ):
+            return _conv(layer, name, w)
+        if isinstance(layer, L.BatchNormalization):
+            return _batchnorm(layer, w)
+        if not w and name in _POOLS:
+            return [_pool(layer, name)]
+        if not w and name in (
+            "GlobalAveragePooling1D",
+            "GlobalAveragePooling2D",
+            "GlobalAveragePooling3D",
+            "GlobalMaxPooling1D",
+            "GlobalMaxPooling2D",
+            "GlobalMaxPooling3D",
+        ):
+            if getattr(layer, "keepdims", False):
+                return None
+            return [Unit("globalpool", path, spatial="global")]
         if not w and name in _SIZELESS:
             return [Unit(_SIZELESS[name], path)]
+        if not w and name == "Flatten":
+            return [Unit("flatten", path, spatial="flatten")]
         if not w and name == "Activation":
             activation = getattr(layer.activation, "__name__", "")
             return [Unit(_ACTIVATIONS[activation], path)] if activation in _ACTIVATIONS else None
@@ -208,6 +235,85 @@ class _Walker:
                 Unit(f"params {size - trainable} (frozen)", layer.name, opaque=True),
             ]
         return [Unit(text, layer.name, opaque=True)]
+
+
+_POOLS = {"MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D"}
+
+
+def _same(values: Any) -> str:
+    """``3`` for (3, 3), ``1x7`` for (1, 7): derive's k, stride and dilation."""
+    values = tuple(int(v) for v in (values if isinstance(values, tuple | list) else (values,)))
+    return str(values[0]) if len(set(values)) == 1 else "x".join(str(v) for v in values)
+
+
+def _conv(layer: Any, name: str, w: dict[str, Any]) -> list[Unit] | None:
+    """keras/src/layers/convolutional: Conv kernel (*k, i/g, filters); DepthwiseConv kernel
+    (*k, i, m); SeparableConv depthwise (*k, i, m) and pointwise (1.., i·m, filters)."""
+    rank = len(layer.kernel_size)
+    options = [f"k={_same(layer.kernel_size)}"]
+    if any(int(s) != 1 for s in layer.strides):
+        options.append(f"stride={_same(layer.strides)}")
+    if layer.padding == "same":
+        options.append("pad=same")
+    if any(int(d) != 1 for d in layer.dilation_rate):
+        options.append(f"dilation={_same(layer.dilation_rate)}")
+    bias = "bias=single" if "bias" in w else "bias=none"
+    path = layer.name
+    if name.startswith("Depthwise"):
+        kernel = _shape(w["kernel"])
+        i, m = kernel[-2], kernel[-1]
+        text = f"dwconv ({', '.join([*options, *([f'mult={m}'] if m != 1 else []), bias])})"
+        return [Unit(text, path, needs=i, out=i * m, rank=rank)]
+    if name.startswith("Separable"):
+        depthwise = _shape(w["depthwise_kernel"])
+        i, m = depthwise[-2], depthwise[-1]
+        filters = _shape(w["pointwise_kernel"])[-1]
+        first = f"dwconv ({', '.join([*options, *([f'mult={m}'] if m != 1 else []), 'bias=none'])})"
+        return [
+            Unit(first, path, needs=i, out=i * m, rank=rank),
+            Unit(f"conv {filters} (k=1, {bias})", path, needs=i * m, out=filters, rank=rank),
+        ]
+    kernel = _shape(w["kernel"])
+    groups = int(getattr(layer, "groups", 1))
+    if groups != 1:
+        options.append(f"groups={groups}")
+    i, filters = kernel[-2] * groups, kernel[-1]
+    return [Unit(f"conv {filters} ({', '.join([*options, bias])})", path, needs=i, out=filters, rank=rank)]
+
+
+def _batchnorm(layer: Any, w: dict[str, Any]) -> list[Unit] | None:
+    """keras/src/layers/normalization/batch_normalization.py: gamma (scale), beta (center),
+    moving_mean and moving_variance (non-trainable)."""
+    if set(w) - {"gamma", "beta", "moving_mean", "moving_variance"} or "moving_mean" not in w:
+        return None
+    if "beta" in w and "gamma" not in w:
+        return None  # beta without gamma: derive's batch norm has gamma whenever it has beta
+    axis = layer.axis if isinstance(layer.axis, int) else None
+    if axis not in (-1, len(layer.input.shape) - 1 if hasattr(layer, "input") else -1):
+        return None
+    options = []
+    if "gamma" not in w:
+        options.append("affine=false")
+    elif "beta" not in w:
+        options.append("bias=none")
+    text = "bn" + (f" ({', '.join(options)})" if options else "")
+    return [Unit(text, layer.name, needs=math.prod(_shape(w["moving_mean"])))]
+
+
+def _statistics_only(layer: Any, weights: list[Any]) -> bool:
+    """A batch norm whose non-trainable weights are its moving statistics (the kind's own)."""
+    frozen = {w.path.rsplit("/", 1)[-1] for w in weights if not w.trainable}
+    return type(layer).__name__ == "BatchNormalization" and frozen == {"moving_mean", "moving_variance"}
+
+
+def _pool(layer: Any, name: str) -> Unit:
+    kind = "maxpool" if name.startswith("Max") else "avgpool"
+    options = [f"k={_same(layer.pool_size)}"]
+    if tuple(layer.strides) != tuple(layer.pool_size):
+        options.append(f"stride={_same(layer.strides)}")
+    if layer.padding == "same":
+        options.append("pad=same")
+    return Unit(f"{kind} ({', '.join(options)})", layer.name, spatial="pool")
 
 
 def _inputs(layer: Any) -> set[str]:

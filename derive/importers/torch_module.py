@@ -5,17 +5,19 @@ stores (torch/nn/modules/*.py): ``Linear`` (in_features, out_features, bias) is 
 ``Embedding``/``EmbeddingBag`` ``embed``, ``LayerNorm`` ``layernorm``, ``RMSNorm``
 ``rmsnorm``, ``RNN``/``GRU``/``LSTM`` the recurrent kinds (num_layers as ``xN``,
 bidirectional as the bi- kinds, bias, proj_size as ``proj``), ``MultiheadAttention`` ``attn``,
+``Conv1d/2d/3d`` ``conv`` (conv.py: weight (out, in/groups, *kernel_size)), ``BatchNorm*d``
+``bn`` (batchnorm.py: weight, bias; running statistics as buffers), the pools (pooling.py),
 and the modules without parameters (dropout, activations, ``Flatten``) their kinds.
 
 Structure: an ``nn.Sequential`` is a chain (its children run in order), and consecutive
 children that are the same layer, or the same chain, become one element ``xN``. Another
 container is traced with ``torch.fx``, one level deep: where its forward calls its children
-one after the other (with size-less functions such as ``F.relu`` between them, and identity
-shortcuts ``x + f(x)`` as ``residual``), it is a chain too. Where it does not trace so, its
-forward can do anything, and each child becomes parts of its own, labelled with its path
-(``encoder_0``); the parts are summed, which is exact whatever the forward does. A chain
-also breaks into a new part where the next layer's input width is not the width the chain
-has reached (the Sequential is then not a plain chain of widths).
+one after the other (with size-less functions such as ``F.relu`` between them; identity
+shortcuts ``x + f(x)`` as ``residual``, projection shortcuts ``f(x) + g(x)`` as ``add``: He et
+al. 2016), it is a chain too. Where it does not trace so, its forward can do anything, and
+each child becomes parts of its own, labelled with its path (``encoder_0``); the parts are
+summed, which is exact whatever the forward does. A chain also breaks into a new part where
+the next layer's input width is not the width the chain has reached.
 
 Shared parameters are counted once (by the identity of the ``Parameter``): a weight shared
 with an earlier ``Embedding`` or ``Linear`` is written ``tied=LABEL``. A module derive cannot
@@ -125,13 +127,34 @@ class _Walker:
     def steps(self, children: dict[str, Any], order: Steps, path: str) -> list[Item]:
         converted: list[tuple[str, list[Item]]] = []
         for step in order:
-            if isinstance(step, list):
+            branches = _branches(step) if isinstance(step, list) else None
+            if branches is not None:
+                main, side = (self.steps(children, b, path) for b in branches)
+                converted.append((path, self.added(main, side, path)))
+            elif isinstance(step, list):
                 converted.append((path, self.residual(self.steps(children, step, path), path)))
             elif step in children:
                 converted.append((join(path, step), self.module(children[step], join(path, step))))
             else:
-                converted.append((path, [Unit(step, path)]))
+                converted.append((path, [Unit(step, path, spatial="flatten" if step == "flatten" else "")]))
         return collapse(converted)
+
+    def added(self, main: list[Item], side: list[Item], path: str) -> list[Item]:
+        """``add { ... | ... }`` of two chains from one input where both are one chain from
+        the same width to the same width; otherwise the items as they are."""
+        found = []
+        for items in (main, side):
+            needs, out, plain = chain_widths(items)
+            inner = Parts("")
+            inner.add(items)
+            if not plain or needs is None or len(inner.parts) != 1:
+                return [Break(), *main, *side, Break()]
+            found.append((needs, out, inner))
+        (i1, o1, a), (i2, o2, b) = found
+        if i1 != i2 or o1 != o2 or o1 is None or a.parts[0].rank != b.parts[0].rank or a.rank != b.rank:
+            return [Break(), *main, *side, Break()]
+        bodies = " | ".join(" -> ".join(p.parts[0].elements) for p in (a, b))
+        return [Unit(f"add {{ {bodies} }}", path, needs=i1, out=o1, rank=a.parts[0].rank)]
 
     def residual(self, items: list[Item], path: str) -> list[Item]:
         """``residual [ ... ]`` of ``items`` where they make one chain that keeps its width;
@@ -139,10 +162,10 @@ class _Walker:
         needs, out, plain = chain_widths(items)
         inner = Parts("")
         inner.add(items)
-        if not plain or needs is None or needs != out or len(inner.parts) != 1:
+        if not plain or needs is None or needs != out or len(inner.parts) != 1 or inner.rank != inner.parts[0].rank:
             return [Break(), *items, Break()]
         body = " -> ".join(inner.parts[0].elements)
-        return [Unit(f"residual [ {body} ]", path, needs=needs, out=needs)]
+        return [Unit(f"residual [ {body} ]", path, needs=needs, out=needs, rank=inner.rank)]
 
     def sequential(self, children: list[tuple[str, Any]], path: str) -> list[Item]:
         return collapse([(join(path, name), self.module(child, join(path, name))) for name, child in children])
@@ -178,6 +201,18 @@ class _Walker:
             return self.unknown(module, path, params, why="it shares " + ", ".join(n for n, _ in shared))
         if isinstance(module, nn.LayerNorm | nn.RMSNorm):
             return self.norm(module, path, params)
+        if type(module) in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+            return self.conv(module, path, params)
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and type(module).__name__.startswith("BatchNorm"):
+            return self.batchnorm(module, path, params)
+        pooled = _pool(module, nn)
+        if pooled is not None:
+            return [pooled]
+        if not params and "Pool" in name:
+            self.notes.append(
+                f"{name}{' at ' + path if path else ''}: a pool derive does not write; the chain ends here"
+            )
+            return [Break()]
         if isinstance(module, nn.RNNBase):
             return self.recurrent(module, path, params)
         if isinstance(module, nn.MultiheadAttention):
@@ -188,7 +223,7 @@ class _Walker:
         if not params and qualified in _HF_ACTIVATIONS:
             return [Unit(_HF_ACTIVATIONS[qualified], path)]
         if not params and isinstance(module, nn.Flatten):
-            return [Unit("flatten", path)]
+            return [Unit("flatten", path, spatial="flatten")]
         if not params:
             self.notes.append(
                 f"{name}{' at ' + path if path else ''} has no parameters and no kind in derive: left out"
@@ -246,6 +281,37 @@ class _Walker:
         alone = len(module.normalized_shape) > 1
         return self.own(module, Unit(text, path, needs=width, alone=alone), params)
 
+    def conv(self, module: Any, path: str, params: list[tuple[str, Any]]) -> list[Item]:
+        # torch/nn/modules/conv.py: weight (out, in/groups, *kernel_size), bias (out,).
+        options = [f"k={_dims(module.kernel_size)}"]
+        if any(s != 1 for s in module.stride):
+            options.append(f"stride={_dims(module.stride)}")
+        padding = module.padding
+        if isinstance(padding, str):
+            if padding == "same":
+                options.append("pad=same")  # torch allows it with stride 1 only: ceil(n / 1) = n
+        elif any(p != 0 for p in padding):
+            options.append(f"pad={_dims(padding)}")
+        if any(d != 1 for d in module.dilation):
+            options.append(f"dilation={_dims(module.dilation)}")
+        if module.groups != 1:
+            options.append(f"groups={module.groups}")
+        options.append("bias=single" if module.bias is not None else "bias=none")
+        rank = len(module.kernel_size)
+        unit = Unit(f"conv {module.out_channels} ({', '.join(options)})", path, needs=module.in_channels)
+        unit.out, unit.rank = module.out_channels, rank
+        return self.own(module, unit, params)
+
+    def batchnorm(self, module: Any, path: str, params: list[tuple[str, Any]]) -> list[Item]:
+        # torch/nn/modules/batchnorm.py: weight and bias (num_features) when affine; running_mean
+        # and running_var buffers when track_running_stats (the convention's buffers).
+        options = [] if module.affine else ["affine=false"]
+        if not module.track_running_stats:
+            options.append("stats=none")
+        text = "bn" + (f" ({', '.join(options)})" if options else "")
+        rank = {"BatchNorm1d": None, "BatchNorm2d": 2, "BatchNorm3d": 3}.get(type(module).__name__)
+        return self.own(module, Unit(text, path, needs=module.num_features, rank=rank), params)
+
     def recurrent(self, module: Any, path: str, params: list[tuple[str, Any]]) -> list[Item]:
         mode = {"RNN_TANH": "rnn", "RNN_RELU": "rnn", "GRU": "gru", "LSTM": "lstm"}.get(module.mode)
         if mode is None:
@@ -261,7 +327,7 @@ class _Walker:
         if module.num_layers > 1:
             text += f" x{module.num_layers}"
         out = (proj or module.hidden_size) * (2 if module.bidirectional else 1)
-        return self.own(module, Unit(text, path, needs=module.input_size, out=out), params)
+        return self.own(module, Unit(text, path, needs=module.input_size, out=out, rank=0), params)
 
     def attention(self, module: Any, path: str, params: list[tuple[str, Any]]) -> list[Item]:
         d, heads = module.embed_dim, module.num_heads
@@ -343,10 +409,12 @@ def _traced_chain(torch: Any, module: Any) -> Steps | None:
     except Exception:  # control flow on values, unsupported calls: no order to be had
         return None
     order: Steps = []
-    previous = None
+    side: Steps = []  # a second chain from the segment's input (a projection shortcut)
+    previous = side_end = None
     start = 0  # where the steps since the segment's input begin
     segment = None  # the node whose output the current steps started from
     called: set[str] = set()
+    adds = (operator.add, torch.add, operator.iadd)
     for node in graph.nodes:
         if node.op == "placeholder":
             if previous is not None:
@@ -354,33 +422,95 @@ def _traced_chain(torch: Any, module: Any) -> Steps | None:
             previous = segment = node
             continue
         if node.op == "output":
-            return order if node.args and node.args[0] is previous and order else None
+            return order if node.args and node.args[0] is previous and order and not side else None
         inputs = node.all_input_nodes
-        adds = (operator.add, torch.add, operator.iadd)
-        if node.op == "call_function" and node.target in adds and set(inputs) == {previous, segment}:
-            if previous is segment or len(node.args) != 2 or node.kwargs:
+        if node.op == "call_function" and node.target in adds and len(node.args) == 2 and not node.kwargs:
+            other = side_end if side else segment
+            if set(inputs) != {previous, other} or previous is segment:
                 return None
-            order[start:] = [order[start:]]  # x + f(x): the steps since x, as a residual
-            previous = segment = node
+            # x + f(x): the steps since x, a residual; f(x) + g(x): two branches, added
+            order[start:] = [order[start:]] if not side else [["add", order[start:], side]]
+            side, previous, segment, side_end = [], node, node, None
             start = len(order)
             continue
-        if inputs != [previous]:
+        on_side = bool(side) and inputs == [side_end]
+        if not on_side and inputs == [segment] and previous is not segment and not side:
+            on_side = True  # the first step of a second chain from the segment's input
+        if not on_side and inputs != [previous]:
             return None
-        if node.op == "call_module" and "." not in node.target and node.target not in called:
-            called.add(node.target)
-            order.append(node.target)
-        elif node.op == "call_function" and node.target in kinds:
-            order.append(kinds[node.target])
-        elif node.op == "call_method" and node.target in methods:
-            order.append(methods[node.target])
+        step = _step(node, module, kinds, methods, called)
+        if step is None:
+            return None
+        if on_side:
+            side.append(step)
+            side_end = node
         else:
-            return None
-        previous = node
+            order.append(step)
+            previous = node
+    return None
+
+
+def _step(node: Any, module: Any, kinds: dict[Any, str], methods: dict[str, str], called: set[str]) -> str | None:
+    """One fx node as a step: a direct child's name, or the kind of a size-less function."""
+    if node.op == "call_module" and "." not in node.target and node.target not in called:
+        # a child with parameters is called once (twice would be one weight used twice);
+        # a size-less one (an activation) may be called again
+        if any(True for _ in module.get_submodule(node.target).parameters()):
+            called.add(node.target)
+        return str(node.target)
+    if node.op == "call_function" and node.target in kinds:
+        return kinds[node.target]
+    if node.op == "call_method" and node.target in methods:
+        return methods[node.target]
     return None
 
 
 def _flat(order: Steps) -> list[str]:
     return [name for step in order for name in (_flat(step) if isinstance(step, list) else [step])]
+
+
+def _branches(step: Steps) -> tuple[Steps, Steps] | None:
+    """The two chains of ``["add", main, side]``, the steps of f(x) + g(x)."""
+    if len(step) == 3 and step[0] == "add" and isinstance(step[1], list) and isinstance(step[2], list):
+        return step[1], step[2]
+    return None
+
+
+def _dims(values: tuple[int, ...]) -> str:
+    """``3`` for (3, 3), ``1x7`` for (1, 7): derive's k, stride, pad and dilation."""
+    return str(values[0]) if len(set(values)) == 1 else "x".join(str(v) for v in values)
+
+
+def _pool(module: Any, nn: Any) -> Unit | None:
+    """A pooling module (torch/nn/modules/pooling.py) as a kind, if derive has one for it."""
+    name = type(module).__name__
+    if isinstance(module, nn.MaxPool1d | nn.MaxPool2d | nn.MaxPool3d | nn.AvgPool1d | nn.AvgPool2d | nn.AvgPool3d):
+        k = _as_tuple(module.kernel_size)
+        stride = _as_tuple(module.stride or module.kernel_size)
+        pad = _as_tuple(module.padding)
+        if getattr(module, "dilation", 1) not in (1, (1,), (1, 1), (1, 1, 1)):
+            return None
+        kind = "maxpool" if name.startswith("Max") else "avgpool"
+        if len(set(k)) != 1 or len(set(stride)) != 1 or len(set(pad)) != 1:
+            return None  # derive's pools take one k, stride and pad for every dimension
+        options = [f"k={k[0]}"]
+        if stride[0] != k[0]:
+            options.append(f"stride={stride[0]}")
+        if pad[0] != 0:
+            options.append(f"pad={pad[0]}")
+        if module.ceil_mode:
+            return None  # ceil on a symbolic size is not decided: the chain ends here instead
+        return Unit(f"{kind} ({', '.join(options)})", "", spatial="pool")
+    if isinstance(module, nn.AdaptiveAvgPool1d | nn.AdaptiveAvgPool2d | nn.AdaptiveAvgPool3d | nn.AdaptiveMaxPool2d):
+        sizes = _as_tuple(module.output_size)
+        if None in sizes or len(set(sizes)) != 1:
+            return None
+        return Unit(f"adaptivepool (out={sizes[0]})", "", spatial="adaptive", out=int(sizes[0]))
+    return None
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
 
 
 def _holds(module: Any, params: list[tuple[str, Any]], nn: Any) -> bool:

@@ -273,3 +273,85 @@ class Parts:
                 name = f"{name}_{labels[name]}"
             lines.append(f"{name}: {head}")
         return " ;\n".join(lines) + f"\nusing {self.convention}"
+
+
+#: The order of a traced forward: each step a child's name or a kind, a list for a residual
+#: (the steps of f in x + f(x)), ``["add", f, g]`` for f(x) + g(x).
+Steps = list["str | Steps"]
+
+
+def flat(order: Steps) -> list[str]:
+    """Every step of ``order``, residuals and branches opened."""
+    return [name for step in order for name in (flat(step) if isinstance(step, list) else [step])]
+
+
+def branches_of(step: Steps) -> tuple[Steps, Steps] | None:
+    """The two chains of ``["add", f, g]``, the steps of f(x) + g(x)."""
+    if len(step) == 3 and step[0] == "add" and isinstance(step[1], list) and isinstance(step[2], list):
+        return step[1], step[2]
+    return None
+
+
+def ordered(nodes: list[tuple[str, list[str], str | None]], source: str, sink: str) -> Steps | None:
+    """The steps of a graph that is one chain from ``source`` to ``sink``, in topological order:
+    each node (its id, the ids of its inputs, its step, or None for an addition of two) takes
+    the node before's output; an addition of the chain since a node ``x`` to ``x`` is a
+    residual, and of two chains from ``x`` (a projection shortcut, He et al. 2016) a branch.
+    None for any other graph: derive does not guess an order it cannot read."""
+    order: Steps = []
+    side: Steps = []  # a second chain from the segment's input
+    previous = segment = source
+    side_end = ""
+    start = 0  # where the steps since the segment's input begin
+    for name, inputs, step in nodes:
+        if step is None:
+            other = side_end if side else segment
+            if len(inputs) != 2 or set(inputs) != {previous, other} or previous == segment:
+                return None
+            order[start:] = [order[start:]] if not side else [["add", order[start:], side]]
+            side, previous, segment, side_end = [], name, name, ""
+            start = len(order)
+            continue
+        on_side = bool(side) and inputs == [side_end]
+        if not on_side and inputs == [segment] and previous != segment and not side:
+            on_side = True  # the first step of a second chain from the segment's input
+        if not on_side and inputs != [previous]:
+            return None
+        if on_side:
+            side.append(step)
+            side_end = name
+        else:
+            order.append(step)
+            previous = name
+    return order if previous == sink and order and not side else None
+
+
+def added(main: list[Item], side: list[Item], path: str) -> list[Item]:
+    """``add { ... | ... }`` of two chains from one input where both are one chain from the
+    same width to the same width; otherwise the items as they are (their parameters count
+    the same)."""
+    found = []
+    for items in (main, side):
+        needs, out, plain = chain_widths(items)
+        inner = Parts("")
+        inner.add(items)
+        if not plain or needs is None or len(inner.parts) != 1:
+            return [Break(), *main, *side, Break()]
+        found.append((needs, out, inner))
+    (i1, o1, a), (i2, o2, b) = found
+    if i1 != i2 or o1 != o2 or o1 is None or a.parts[0].rank != b.parts[0].rank or a.rank != b.rank:
+        return [Break(), *main, *side, Break()]
+    bodies = " | ".join(" -> ".join(p.parts[0].elements) for p in (a, b))
+    return [Unit(f"add {{ {bodies} }}", path, needs=i1, out=o1, rank=a.parts[0].rank)]
+
+
+def residual(items: list[Item], path: str) -> list[Item]:
+    """``residual [ ... ]`` of ``items`` where they make one chain that keeps its width;
+    otherwise the items as they are."""
+    needs, out, plain = chain_widths(items)
+    inner = Parts("")
+    inner.add(items)
+    if not plain or needs is None or needs != out or len(inner.parts) != 1 or inner.rank != inner.parts[0].rank:
+        return [Break(), *items, Break()]
+    body = " -> ".join(inner.parts[0].elements)
+    return [Unit(f"residual [ {body} ]", path, needs=needs, out=needs, rank=inner.rank)]

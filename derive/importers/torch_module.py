@@ -35,7 +35,22 @@ import warnings
 from typing import Any
 
 from .base import Imported, UnsupportedModelError
-from .chain import Break, Item, Parts, Unit, chain_widths, collapse, join, label, with_option
+from .chain import (
+    Break,
+    Item,
+    Parts,
+    Steps,
+    Unit,
+    added,
+    branches_of,
+    collapse,
+    flat,
+    join,
+    label,
+    ordered,
+    residual,
+    with_option,
+)
 
 # Modules without parameters, by class name, and the kind each is.
 _SIZELESS = {
@@ -118,7 +133,7 @@ class _Walker:
         shortcuts; the children it never calls (with parameters still) come after, as parts."""
         children = dict(module.named_children())
         items = self.steps(children, order, path)
-        called = set(_flat(order))
+        called = set(flat(order))
         for name, child in children.items():
             if name not in called:
                 items += [Break(), *self.module(child, join(path, name)), Break()]
@@ -127,45 +142,17 @@ class _Walker:
     def steps(self, children: dict[str, Any], order: Steps, path: str) -> list[Item]:
         converted: list[tuple[str, list[Item]]] = []
         for step in order:
-            branches = _branches(step) if isinstance(step, list) else None
+            branches = branches_of(step) if isinstance(step, list) else None
             if branches is not None:
                 main, side = (self.steps(children, b, path) for b in branches)
-                converted.append((path, self.added(main, side, path)))
+                converted.append((path, added(main, side, path)))
             elif isinstance(step, list):
-                converted.append((path, self.residual(self.steps(children, step, path), path)))
+                converted.append((path, residual(self.steps(children, step, path), path)))
             elif step in children:
                 converted.append((join(path, step), self.module(children[step], join(path, step))))
             else:
                 converted.append((path, [Unit(step, path, spatial="flatten" if step == "flatten" else "")]))
         return collapse(converted)
-
-    def added(self, main: list[Item], side: list[Item], path: str) -> list[Item]:
-        """``add { ... | ... }`` of two chains from one input where both are one chain from
-        the same width to the same width; otherwise the items as they are."""
-        found = []
-        for items in (main, side):
-            needs, out, plain = chain_widths(items)
-            inner = Parts("")
-            inner.add(items)
-            if not plain or needs is None or len(inner.parts) != 1:
-                return [Break(), *main, *side, Break()]
-            found.append((needs, out, inner))
-        (i1, o1, a), (i2, o2, b) = found
-        if i1 != i2 or o1 != o2 or o1 is None or a.parts[0].rank != b.parts[0].rank or a.rank != b.rank:
-            return [Break(), *main, *side, Break()]
-        bodies = " | ".join(" -> ".join(p.parts[0].elements) for p in (a, b))
-        return [Unit(f"add {{ {bodies} }}", path, needs=i1, out=o1, rank=a.parts[0].rank)]
-
-    def residual(self, items: list[Item], path: str) -> list[Item]:
-        """``residual [ ... ]`` of ``items`` where they make one chain that keeps its width;
-        otherwise the items as they are (their parameters count the same)."""
-        needs, out, plain = chain_widths(items)
-        inner = Parts("")
-        inner.add(items)
-        if not plain or needs is None or needs != out or len(inner.parts) != 1 or inner.rank != inner.parts[0].rank:
-            return [Break(), *items, Break()]
-        body = " -> ".join(inner.parts[0].elements)
-        return [Unit(f"residual [ {body} ]", path, needs=needs, out=needs, rank=inner.rank)]
 
     def sequential(self, children: list[tuple[str, Any]], path: str) -> list[Item]:
         return collapse([(join(path, name), self.module(child, join(path, name))) for name, child in children])
@@ -371,9 +358,6 @@ class _Walker:
         return self.own(module, unit, fresh)
 
 
-Steps = list["str | Steps"]
-
-
 def _traced_chain(torch: Any, module: Any) -> Steps | None:
     """The order in which ``module``'s forward calls its children, if torch.fx traces it as one
     chain: each step a call of a direct child, or of a size-less function derive has a kind for
@@ -383,6 +367,7 @@ def _traced_chain(torch: Any, module: Any) -> Steps | None:
     otherwise, or calls a child twice."""
     import operator
 
+    adds = (operator.add, torch.add, operator.iadd)
     functional = torch.nn.functional
     kinds = {
         functional.relu: "relu",
@@ -408,46 +393,29 @@ def _traced_chain(torch: Any, module: Any) -> Steps | None:
             graph = OneLevel().trace(module)
     except Exception:  # control flow on values, unsupported calls: no order to be had
         return None
-    order: Steps = []
-    side: Steps = []  # a second chain from the segment's input (a projection shortcut)
-    previous = side_end = None
-    start = 0  # where the steps since the segment's input begin
-    segment = None  # the node whose output the current steps started from
+    nodes: list[tuple[str, list[str], str | None]] = []
+    source = sink = ""
     called: set[str] = set()
-    adds = (operator.add, torch.add, operator.iadd)
     for node in graph.nodes:
         if node.op == "placeholder":
-            if previous is not None:
+            if source:
                 return None  # a second input
-            previous = segment = node
+            source = node.name
             continue
         if node.op == "output":
-            return order if node.args and node.args[0] is previous and order and not side else None
-        inputs = node.all_input_nodes
-        if node.op == "call_function" and node.target in adds and len(node.args) == 2 and not node.kwargs:
-            other = side_end if side else segment
-            if set(inputs) != {previous, other} or previous is segment:
+            if not node.args or not hasattr(node.args[0], "name"):
                 return None
-            # x + f(x): the steps since x, a residual; f(x) + g(x): two branches, added
-            order[start:] = [order[start:]] if not side else [["add", order[start:], side]]
-            side, previous, segment, side_end = [], node, node, None
-            start = len(order)
+            sink = node.args[0].name
+            break
+        inputs = [n.name for n in node.all_input_nodes]
+        if node.op == "call_function" and node.target in adds and len(node.args) == 2 and not node.kwargs:
+            nodes.append((node.name, inputs, None))
             continue
-        on_side = bool(side) and inputs == [side_end]
-        if not on_side and inputs == [segment] and previous is not segment and not side:
-            on_side = True  # the first step of a second chain from the segment's input
-        if not on_side and inputs != [previous]:
-            return None
         step = _step(node, module, kinds, methods, called)
         if step is None:
             return None
-        if on_side:
-            side.append(step)
-            side_end = node
-        else:
-            order.append(step)
-            previous = node
-    return None
+        nodes.append((node.name, inputs, step))
+    return ordered(nodes, source, sink)
 
 
 def _step(node: Any, module: Any, kinds: dict[Any, str], methods: dict[str, str], called: set[str]) -> str | None:
@@ -462,17 +430,6 @@ def _step(node: Any, module: Any, kinds: dict[Any, str], methods: dict[str, str]
         return kinds[node.target]
     if node.op == "call_method" and node.target in methods:
         return methods[node.target]
-    return None
-
-
-def _flat(order: Steps) -> list[str]:
-    return [name for step in order for name in (_flat(step) if isinstance(step, list) else [step])]
-
-
-def _branches(step: Steps) -> tuple[Steps, Steps] | None:
-    """The two chains of ``["add", main, side]``, the steps of f(x) + g(x)."""
-    if len(step) == 3 and step[0] == "add" and isinstance(step[1], list) and isinstance(step[2], list):
-        return step[1], step[2]
     return None
 
 

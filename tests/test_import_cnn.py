@@ -90,7 +90,11 @@ def test_torchvision_forwards_trace_as_one_chain(torch: ModuleType, torchvision:
 def test_keras_applications(keras: ModuleType, name: str) -> None:
     with keras.device("meta"):
         model = getattr(keras.applications, name)(weights=None)
-    keras_agrees(model)
+    text = keras_agrees(model).text
+    # the graph read as chains, its shortcuts residuals; each ZeroPadding2D (no kind in
+    # derive) ends a chain, so that no shape after it is wrong
+    assert "residual [" in text
+    assert any("ZeroPadding2D" in note and "ending its chain" in note for note in derive.from_keras(model).notes)
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -141,3 +145,23 @@ def test_keras_convolutions(keras: ModuleType) -> None:
         " -> dwconv (k=3, stride=2, mult=2, bias=single) -> dwconv (k=3, bias=none) -> conv 12 (k=1, bias=single)"
         " -> maxpool (k=2) -> globalpool -> dense 5\nusing keras"
     )
+
+
+def test_a_chain_whose_shapes_do_not_follow_falls_back_to_parts(torch: ModuleType) -> None:
+    nn, F = torch.nn, torch.nn.functional
+
+    class Pad(nn.Module):  # no parameters and no kind: left out, though it changes the shape
+        def forward(self, x: Any) -> Any:
+            return F.pad(x, (1, 1, 1, 1))
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pad, self.conv = Pad(), nn.Conv2d(8, 8, 3)
+
+        def forward(self, x: Any) -> Any:
+            return x + self.conv(self.pad(x))
+
+    spec = torch_agrees(Block())
+    assert spec.text == "in H x W x 8 -> conv 8 (k=3, bias=single)\nusing pytorch"  # not a residual
+    assert "Pad at pad has no parameters and no kind in derive: left out" in spec.notes

@@ -102,10 +102,23 @@ def test_a_functional_graph_breaks_where_it_branches(keras: ModuleType) -> None:
     L = keras.layers
     inputs = keras.Input((None, 8))
     x = L.LSTM(16, return_sequences=True)(inputs)
-    model = keras.Model(inputs, L.Add()([L.Dense(4)(x), L.Dense(4)(x)]))
+    model = keras.Model(inputs, L.Concatenate()([L.Dense(4)(x), L.Dense(4)(x)]))
     spec = agree(model)
     assert spec.text.count(";") == 1
-    assert any("Add" in note for note in spec.notes)
+    assert any("Concatenate" in note for note in spec.notes)
+
+
+def test_a_graph_with_shortcuts_is_one_chain(keras: ModuleType) -> None:
+    L = keras.layers
+    inputs = keras.Input((None, 8))
+    x = L.Dense(16)(inputs)
+    x = L.Add()([x, L.Dense(16)(L.Dense(32, activation="relu")(x))])  # x + f(x)
+    x = L.Add()([L.Dense(4)(x), L.Dense(4, use_bias=False)(x)])  # f(x) + g(x)
+    text = agree(keras.Model(inputs, L.LayerNormalization()(x))).text
+    assert text == (
+        "in 8 -> dense 16 -> residual [ dense 32 -> relu -> dense 16 ]"
+        " -> add { dense 4 | dense 4 (bias=none) } -> layernorm\nusing keras"
+    )
 
 
 def test_a_nested_model(keras: ModuleType) -> None:

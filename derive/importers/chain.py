@@ -275,6 +275,16 @@ class Parts:
         return " ;\n".join(lines) + f"\nusing {self.convention}"
 
 
+#: Words in the class names of layers without parameters that change the shape (padding,
+#: cropping, resizing): left out of a spec, they end its chain, whose shapes would be wrong.
+RESHAPING = ("Pad", "Crop", "Upsampl", "UpSampl", "Reshape", "Permute", "Repeat", "Resiz", "Shuffle", "Unflatten")
+
+
+def reshaping(name: str) -> bool:
+    """Whether a layer of class ``name`` without parameters changes the shape."""
+    return any(word in name for word in RESHAPING)
+
+
 #: The order of a traced forward: each step a child's name or a kind, a list for a residual
 #: (the steps of f in x + f(x)), ``["add", f, g]`` for f(x) + g(x).
 Steps = list["str | Steps"]
@@ -295,34 +305,44 @@ def branches_of(step: Steps) -> tuple[Steps, Steps] | None:
 def ordered(nodes: list[tuple[str, list[str], str | None]], source: str, sink: str) -> Steps | None:
     """The steps of a graph that is one chain from ``source`` to ``sink``, in topological order:
     each node (its id, the ids of its inputs, its step, or None for an addition of two) takes
-    the node before's output; an addition of the chain since a node ``x`` to ``x`` is a
-    residual, and of two chains from ``x`` (a projection shortcut, He et al. 2016) a branch.
-    None for any other graph: derive does not guess an order it cannot read."""
+    the node before's output, or starts a second chain from a node of the chain since the last
+    addition (a fork); an addition of the chain since a node ``x`` to ``x`` is a residual, and
+    of the two chains since a fork a branch (a projection shortcut, He et al. 2016). None for
+    any other graph: derive does not guess an order it cannot read."""
     order: Steps = []
-    side: Steps = []  # a second chain from the segment's input
-    previous = segment = source
-    side_end = ""
-    start = 0  # where the steps since the segment's input begin
+    side: Steps = []  # the second chain from the fork
+    fork = side_end = ""
+    previous = source
+    since = {source: 0}  # the chain's nodes since the last addition, to where their steps end
     for name, inputs, step in nodes:
         if step is None:
-            other = side_end if side else segment
-            if len(inputs) != 2 or set(inputs) != {previous, other} or previous == segment:
+            if len(inputs) != 2 or previous not in inputs or inputs[0] == inputs[1]:
                 return None
-            order[start:] = [order[start:]] if not side else [["add", order[start:], side]]
-            side, previous, segment, side_end = [], name, name, ""
-            start = len(order)
+            other = inputs[0] if inputs[1] == previous else inputs[1]
+            if side:
+                if other != side_end:
+                    return None
+                at = since[fork]
+                order[at:] = [["add", order[at:], side]]
+            else:
+                if other not in since or since[other] == len(order):
+                    return None
+                at = since[other]
+                order[at:] = [order[at:]]  # x + f(x): the steps since x, as a residual
+            side, fork, side_end, previous = [], "", "", name
+            since = {name: len(order)}
             continue
-        on_side = bool(side) and inputs == [side_end]
-        if not on_side and inputs == [segment] and previous != segment and not side:
-            on_side = True  # the first step of a second chain from the segment's input
-        if not on_side and inputs != [previous]:
-            return None
-        if on_side:
+        if side and inputs == [side_end]:
             side.append(step)
             side_end = name
-        else:
+        elif inputs == [previous]:
             order.append(step)
             previous = name
+            since[name] = len(order)
+        elif not side and len(inputs) == 1 and inputs[0] in since:
+            side, fork, side_end = [step], inputs[0], name
+        else:
+            return None
     return order if previous == sink and order and not side else None
 
 

@@ -25,8 +25,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import DeriveError
 from .base import Imported, UnsupportedModelError
-from .chain import Break, Item, Parts, Unit, collapse, with_option
+from .chain import (
+    Break,
+    Item,
+    Parts,
+    Steps,
+    Unit,
+    added,
+    branches_of,
+    collapse,
+    ordered,
+    reshaping,
+    residual,
+    with_option,
+)
 
 #: Activations derive has a kind for, by Keras's function name.
 _ACTIVATIONS = {
@@ -61,7 +75,8 @@ def _shape(weight: Any) -> tuple[int, ...]:
 
 
 class _Walker:
-    def __init__(self, keras: Any, strict: bool) -> None:
+    def __init__(self, keras: Any, strict: bool, graphs: bool = True) -> None:
+        self.graphs = graphs  # read functional graphs as chains (off: a part where they branch)
         self.keras = keras
         self.strict = strict
         self.seen: set[int] = set()
@@ -72,6 +87,9 @@ class _Walker:
         layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
         if isinstance(model, self.keras.Sequential):
             return collapse([(layer.name, self.layer(layer)) for layer in layers])
+        order = _graph_order(model, layers) if self.graphs else None
+        if order is not None:
+            return self.steps({layer.name: layer for layer in layers}, order)
         items: list[Item] = []
         previous: str | None = None
         for layer in layers:
@@ -80,6 +98,20 @@ class _Walker:
             items += self.layer(layer)
             previous = layer.name
         return items
+
+    def steps(self, layers: dict[str, Any], order: Steps) -> list[Item]:
+        """The layers of a functional model in the order of its graph, with its shortcuts."""
+        converted: list[tuple[str, list[Item]]] = []
+        for step in order:
+            branches = branches_of(step) if isinstance(step, list) else None
+            if branches is not None:
+                main, side = (self.steps(layers, b) for b in branches)
+                converted.append(("add", added(main, side, "add")))
+            elif isinstance(step, list):
+                converted.append(("residual", residual(self.steps(layers, step), "residual")))
+            else:
+                converted.append((step, self.layer(layers[step])))
+        return collapse(converted)
 
     def layer(self, layer: Any) -> list[Item]:
         name = type(layer).__name__
@@ -98,8 +130,13 @@ class _Walker:
             return self.unknown(layer, fresh, "a Keras LoRA layer freezes only its own kernel")
         mapped = self.mapped(layer, name)
         if mapped is None:
+            if not weights and reshaping(name):
+                self.notes.append(
+                    f"{name} '{layer.name}' has no weights and no kind in derive: left out, ending its chain"
+                )
+                return [Break()]
             if not weights:
-                self.notes.append(f"{name} {layer.name} has no weights and no kind in derive: left out")
+                self.notes.append(f"{name} '{layer.name}' has no weights and no kind in derive: left out")
                 return []
             return self.unknown(layer, fresh)
         for weight in weights:
@@ -316,6 +353,24 @@ def _pool(layer: Any, name: str) -> Unit:
     return Unit(f"{kind} ({', '.join(options)})", layer.name, spatial="pool")
 
 
+def _graph_order(model: Any, layers: list[Any]) -> Steps | None:
+    """The order of a functional model of one input and one output, if its graph is one chain
+    with residual shortcuts (``Add`` of two): :func:`chain.ordered`."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    nodes: list[tuple[str, list[str], str | None]] = []
+    for layer in layers:
+        calls = getattr(layer, "_inbound_nodes", [])
+        if len(calls) != 1:
+            return None  # a layer called twice: one weight used in two places
+        inputs = [t._keras_history.operation.name for t in calls[0].input_tensors]
+        adds = type(layer).__name__ == "Add" and len(inputs) == 2
+        nodes.append((layer.name, inputs, None if adds else layer.name))
+    source = model.inputs[0]._keras_history.operation.name
+    sink = model.outputs[0]._keras_history.operation.name
+    return ordered(nodes, source, sink)
+
+
 def _inputs(layer: Any) -> set[str]:
     """The names of the layers whose outputs ``layer`` takes (its first call)."""
     nodes = getattr(layer, "_inbound_nodes", [])
@@ -344,7 +399,18 @@ def from_keras(model: Any, strict: bool = True) -> Imported:
             f"the Keras model '{model.name}' is not built, so its layers have no weights yet",
             hint="give it an input shape (keras.Input(...) first, or model.build(shape))",
         )
-    walker = _Walker(keras, strict)
+    try:
+        return _imported(keras, model, strict, graphs=True)
+    except DeriveError as error:
+        if isinstance(error, UnsupportedModelError):
+            raise
+    # A graph read as a chain whose shapes do not follow (a layer left out changed them): a
+    # part wherever the graph branches instead, which counts the same.
+    return _imported(keras, model, strict, graphs=False)
+
+
+def _imported(keras: Any, model: Any, strict: bool, graphs: bool) -> Imported:
+    walker = _Walker(keras, strict, graphs)
     parts = Parts("keras")
     parts.add(walker.model(model))
     origin = f"Keras {type(model).__name__} '{model.name}'"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ..errors import DeriveError
 from .base import Imported, UnsupportedModelError
 from .chain import (
     Break,
@@ -48,6 +49,7 @@ from .chain import (
     join,
     label,
     ordered,
+    reshaping,
     residual,
     with_option,
 )
@@ -95,7 +97,8 @@ def _qualified(module: Any) -> str:
 
 
 class _Walker:
-    def __init__(self, torch: Any, strict: bool) -> None:
+    def __init__(self, torch: Any, strict: bool, traced: bool = True) -> None:
+        self.traced_ok = traced  # read forwards with torch.fx (off: children as parts)
         self.torch = torch
         self.nn = torch.nn
         self.strict = strict
@@ -120,7 +123,7 @@ class _Walker:
             items += [Break(), *self.unknown(module, path, own, holder=True), Break()]
         if isinstance(module, self.nn.Sequential):
             return items + self.sequential(children, path)
-        order = _traced_chain(self.torch, module)
+        order = _traced_chain(self.torch, module) if self.traced_ok else None
         if order is not None:
             return items + self.traced(module, order, path)
         for name, child in children:
@@ -212,9 +215,11 @@ class _Walker:
         if not params and isinstance(module, nn.Flatten):
             return [Unit("flatten", path, spatial="flatten")]
         if not params:
-            self.notes.append(
-                f"{name}{' at ' + path if path else ''} has no parameters and no kind in derive: left out"
-            )
+            where = f" at {path}" if path else ""
+            if reshaping(name):
+                self.notes.append(f"{name}{where} has no parameters and no kind in derive: left out, ending its chain")
+                return [Break()]
+            self.notes.append(f"{name}{where} has no parameters and no kind in derive: left out")
             return []
         return self.unknown(module, path, params)
 
@@ -501,17 +506,27 @@ def from_torch(module: Any, strict: bool = True) -> Imported:
             f"from_torch takes a torch.nn.Module, not {type(module).__name__}",
             hint="a Keras model: derive.from_keras(model); a Hugging Face config: derive.from_hf(path)",
         )
-    walker = _Walker(torch, strict)
+    expected = sum(p.numel() for p in module.parameters())
+    try:
+        return _imported(torch, module, strict, expected, traced=True)
+    except DeriveError as error:
+        if isinstance(error, UnsupportedModelError):
+            raise
+    # A forward read as a chain whose shapes do not follow (a layer left out changed them):
+    # the children as parts instead, which counts the same.
+    return _imported(torch, module, strict, expected, traced=False)
+
+
+def _imported(torch: Any, module: Any, strict: bool, expected: int, traced: bool) -> Imported:
+    walker = _Walker(torch, strict, traced)
     parts = Parts("pytorch")
     parts.add(walker.module(module, ""))
-    expected = sum(p.numel() for p in module.parameters())
+    origin = f"torch {type(module).__name__}"
     if not parts.parts:
         if expected:
             raise UnsupportedModelError(f"derive found no layer it can write in {type(module).__name__}")
-        return Imported(
-            "in 1 -> identity using pytorch", f"torch {type(module).__name__}", "pytorch", tuple(walker.notes)
-        )
-    imported = Imported(parts.text(), f"torch {type(module).__name__}", "pytorch", tuple(walker.notes))
+        return Imported("in 1 -> identity\nusing pytorch", origin, "pytorch", tuple(walker.notes))
+    imported = Imported(parts.text(), origin, "pytorch", tuple(walker.notes))
     got = imported.count().total
     if got != expected:  # a bug in the walk: never hand back a spec with another count
         raise UnsupportedModelError(

@@ -150,18 +150,18 @@ def test_keras_convolutions(keras: ModuleType) -> None:
 def test_a_chain_whose_shapes_do_not_follow_falls_back_to_parts(torch: ModuleType) -> None:
     nn, F = torch.nn, torch.nn.functional
 
-    class Pad(nn.Module):  # no parameters and no kind: left out, though it changes the shape
+    class Border(nn.Module):  # no parameters, no kind, a name that does not say it pads: left out
         def forward(self, x: Any) -> Any:
             return F.pad(x, (1, 1, 1, 1))
 
     class Block(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.pad, self.conv = Pad(), nn.Conv2d(8, 8, 3)
+            self.pad, self.conv = Border(), nn.Conv2d(8, 8, 3)
 
         def forward(self, x: Any) -> Any:
             return x + self.conv(self.pad(x))
 
     spec = torch_agrees(Block())
     assert spec.text == "in H x W x 8 -> conv 8 (k=3, bias=single)\nusing pytorch"  # not a residual
-    assert "Pad at pad has no parameters and no kind in derive: left out" in spec.notes
+    assert "Border at pad has no parameters and no kind in derive: left out" in spec.notes

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 _KEYWORDS = {"in", "as", "using", "where", "block", "net", "residual", "add", "concat", "mul", "x"}
 
@@ -30,7 +30,7 @@ class Unit:
     weight: int | None = None  # id() of the weight a later layer may tie to
     label: str | None = None  # set when a later layer ties to it
     rank: int | None = None  # the spatial dimensions it takes: 0 a vector, 2 an image; None any
-    spatial: str = ""  # what it does to the shape: "pool", "global", "flatten", "adaptive" (to side ``out``)
+    spatial: str = ""  # its effect on the shape: pool, global, flatten, adaptive or zeropad (by ``out``)
 
     def written(self) -> str:
         return self.text if self.label is None else f"{self.text} as {self.label}"
@@ -166,6 +166,7 @@ class Parts:
         self.width: int | None = None
         self.rank = 0  # the spatial dimensions of the chain's shape
         self.side: int | None = None  # their size, once an adaptive pool has fixed it
+        self.padding: int | None = None  # zero padding waiting for the convolution or pool after it
         self.pending: list[str] = []  # size-less layers waiting for a width to start a part
         self.units: list[tuple[Part, int, Unit]] = []
 
@@ -188,8 +189,17 @@ class Parts:
 
     def close(self) -> None:
         self.current, self.width, self.pending, self.rank, self.side = None, None, [], 0, None
+        self.padding = None
 
     def unit(self, unit: Unit) -> None:
+        if self.padding is not None:
+            # Zero padding p then a window without padding: the window with pad=p (the output
+            # size floor((n + 2p - k) / s) + 1 is the same); anything else ends the chain.
+            padding, self.padding = self.padding, None
+            if re.match(r"(conv|dwconv|maxpool|avgpool)\b", unit.text) and "pad=" not in unit.text:
+                unit = replace(unit, text=with_option(unit.text, f"pad={padding}"))
+            else:
+                self.close()
         if unit.opaque and self.current is not None:
             self.place(self.current, unit)  # its output width is unknown: the next layer says
             return
@@ -215,7 +225,14 @@ class Parts:
 
     def reshape(self, unit: Unit) -> None:
         """A pool or a flatten: on the chain's shape where it has spatial dimensions (a pool on
-        nothing known is left out: it has no parameters, and the next layer starts a part)."""
+        nothing known is left out: it has no parameters, and the next layer starts a part);
+        zero padding, held for the window after it."""
+        if unit.spatial == "zeropad":
+            if unit.out is None or (self.current is not None and self.rank == 0):
+                self.close()
+            else:
+                self.padding = unit.out  # also before a part's first layer, which starts on an image
+            return
         if unit.spatial == "flatten":
             if self.current is None:
                 self.pending.append(unit.text)

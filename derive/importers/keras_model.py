@@ -201,6 +201,9 @@ class _Walker:
             return [Unit("globalpool", path, spatial="global")]
         if not w and name in _SIZELESS:
             return [Unit(_SIZELESS[name], path)]
+        if not w and name in ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"):
+            sides = {int(p) for pair in _pairs(layer.padding) for p in pair}
+            return [Unit("", path, spatial="zeropad", out=sides.pop())] if len(sides) == 1 else None
         if not w and name == "Flatten":
             return [Unit("flatten", path, spatial="flatten")]
         if not w and name == "Activation":
@@ -335,6 +338,13 @@ def _batchnorm(layer: Any, w: dict[str, Any]) -> list[Unit] | None:
         options.append("bias=none")
     text = "bn" + (f" ({', '.join(options)})" if options else "")
     return [Unit(text, layer.name, needs=math.prod(_shape(w["moving_mean"])))]
+
+
+def _pairs(padding: Any) -> list[tuple[int, int]]:
+    """ZeroPadding's padding as (before, after) per dimension (keras/src/layers/reshaping)."""
+    if isinstance(padding, int):
+        return [(padding, padding)]
+    return [tuple(p) if isinstance(p, tuple | list) else (p, p) for p in padding]
 
 
 def _statistics_only(layer: Any, weights: list[Any]) -> bool:

@@ -169,3 +169,11 @@ def test_a_chain_whose_shapes_do_not_follow_falls_back_to_parts(torch: ModuleTyp
     spec = torch_agrees(Block())
     assert spec.text == "in H x W x 8 -> conv 8 (k=3, bias=single)\nusing pytorch"  # not a residual
     assert "Border at pad has no parameters and no kind in derive: left out" in spec.notes
+
+
+def test_zero_padding_is_the_pad_of_the_window_after_it(torch: ModuleType) -> None:
+    nn = torch.nn
+    model = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(3, 8, 3), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(8, 8, 3))
+    spec = torch_agrees(model)
+    assert spec.text.startswith("m_1: in H x W x 3 -> conv 8 (k=3, bias=single, pad=1) ;\nm_3:")  # one side only
+    assert "ZeroPad2d at 2 has no parameters and no kind in derive: left out, ending its chain" in spec.notes

@@ -198,6 +198,10 @@ class _Walker:
         pooled = _pool(module, nn)
         if pooled is not None:
             return [pooled]
+        zero = (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)
+        if not params and isinstance(module, zero) and len(set(module.padding)) == 1:
+            # the same zero padding on every side: the pad of the convolution or pool after it
+            return [Unit("", path, spatial="zeropad", out=int(module.padding[0]))]
         if not params and "Pool" in name:
             self.notes.append(
                 f"{name}{' at ' + path if path else ''}: a pool derive does not write; the chain ends here"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import sympy as sp
 
 from .algebra import closed_form, expanded, short, tidy
+from .compute import COMPUTE_SYMBOLS, Compute, Memory, compute, memory, scaling_laws
 from .conventions import Convention, convention
 from .derivation import Counts, NodeResult, PartResult, derive_program
 from .errors import (
@@ -185,11 +186,12 @@ class Result:
         for a name the program does not use.
         """
         given = {**(sizes or {}), **more}
-        known = {s.name for s in self.symbols} | set(self.bindings)
+        own = {s.name for s in self.symbols} | set(self.bindings)
+        known = own | set(COMPUTE_SYMBOLS)
         bindings: dict[str, sp.Expr] = {}
         for name, value in given.items():
             if not isinstance(name, str) or name not in known:
-                have = ", ".join(sorted(known)) or "none"
+                have = ", ".join(sorted(own)) or "none"
                 raise UnknownNameError(
                     f"the spec has no symbol '{name}'{did_you_mean(str(name), known)}", hint=f"its symbols: {have}"
                 )
@@ -198,6 +200,63 @@ class Result:
             return Result(self.spec, self.source, self.convention, {**self._given(), **bindings})
         except DeriveError as error:
             raise error.with_source(self.spec) from None
+
+    # -- compute and memory (SPEC §11) --
+
+    @functools.cached_property
+    def compute(self) -> Compute:
+        """The multiply-accumulates of every part and row, symbolic in ``T``."""
+        return compute(self.parts)
+
+    def _bind(self, expr: sp.Expr, sizes: Mapping[str, object]) -> sp.Expr:
+        """``expr`` with T and B bound by ``sizes``, else by the result's bindings; B is 1 (one
+        example, one sequence) unless it is bound."""
+        for name in sizes:
+            if name not in COMPUTE_SYMBOLS:
+                raise UnknownNameError(
+                    f"'{name}' is not a compute size{did_you_mean(name, COMPUTE_SYMBOLS)}",
+                    hint="T is the sequence length, B the batch; bind the program's own symbols with subs()",
+                )
+        given = {k: v for k, v in self.bindings.items() if k in COMPUTE_SYMBOLS}
+        given.update({k: size_value(k, v) for k, v in sizes.items()})
+        given.setdefault("B", sp.Integer(1))
+        return _expanded(expr.xreplace({COMPUTE_SYMBOLS[k]: v for k, v in given.items()}))
+
+    def bind_compute(self, macs: sp.Expr) -> sp.Expr:
+        """A count of multiply-accumulates per example for B examples, with T and B bound by
+        the result's bindings (B is 1 unless bound)."""
+        return self._bind(COMPUTE_SYMBOLS["B"] * macs, {})
+
+    def macs(self, **sizes: object) -> sp.Expr:
+        """Forward multiply-accumulates of B examples (B is 1 unless bound), a closed form in
+        the sequence length ``T`` until it is bound: ``r.macs(T=1024)``."""
+        return self._bind(COMPUTE_SYMBOLS["B"] * self.compute.total, sizes)
+
+    def flops(self, **sizes: object) -> sp.Expr:
+        """Forward FLOPs, two per multiply-accumulate (FlopCounterMode's count): ``r.flops(T=1024)``.
+
+        >>> from derive import count
+        >>> count("in 10 -> dense 5").flops()
+        100
+        >>> count("in 100 -> embed 8 -> lstm 16").flops()
+        3072*T
+        """
+        return 2 * self.macs(**sizes)
+
+    def scaling_laws(self, **sizes: object) -> tuple[sp.Expr, sp.Expr] | None:
+        """Kaplan et al. 2020's forward FLOPs and PaLM's training FLOPs for this model's N and
+        attention widths (see :func:`derive.compute.scaling_laws`), where it has attention."""
+        if self.compute.attention == 0:
+            return None
+        kaplan, palm = scaling_laws(self.non_embedding, self.compute.attention)
+        return self._bind(COMPUTE_SYMBOLS["B"] * kaplan, sizes), self._bind(COMPUTE_SYMBOLS["B"] * palm, sizes)
+
+    def memory(self, dtype: str = "fp32", optimizer: str = "none", **sizes: object) -> Memory:
+        """Bytes of the weights, gradients and optimizer states, and the KV cache of T
+        positions for B sequences (B is 1 unless bound): ``r.memory("bf16", T=4096)``."""
+        found = memory(self.total, self.trainable, self.compute.kv_values, dtype, optimizer)
+        items = tuple((name, self._bind(value, sizes), why) for name, value, why in found.items)
+        return Memory(found.dtype, found.optimizer, items)
 
     def _given(self) -> dict[str, sp.Expr]:
         return {k: v for k, v in self.bindings.items() if k not in self.source.where}
@@ -235,12 +294,13 @@ class Result:
 
         return as_dict(self)
 
-    def text(self, depth: int | None = None) -> str:
+    def text(self, depth: int | None = None, compute: str | None = None) -> str:
         """The table, the closed form and the total, as the CLI prints them. ``depth`` shows
-        the insides of blocks that many levels deep (like torchinfo's depth)."""
+        the insides of blocks that many levels deep (like torchinfo's depth); ``compute``
+        (``"flops"`` or ``"macs"``) adds that column."""
         from .render import text
 
-        return text(self, depth)
+        return text(self, depth, compute)
 
     def latex(self, standalone: bool = False) -> str:
         """The derivation as an amsmath ``align*`` block, or a whole document (``standalone``)."""
@@ -376,6 +436,36 @@ class Definitions:
         text = found.source[span.start : span.end] if span is not None and found.source else found.dsl()
         where = found.origin or "the program"
         return f"# {where}, line {span.line if span else '?'}\n{text}"
+
+
+def presets_on(
+    result: Result, symbol: str, low: int, high: int, measure: Callable[[Result], sp.Expr]
+) -> list[tuple[str, int, sp.Expr]]:
+    """The bundled nets that lie on ``measure(result)`` as a curve in ``symbol``: those whose
+    option ``symbol`` defaults to a whole number from ``low`` to ``high`` and whose own
+    measure (counted under the same convention, with the same T and B) is the curve's there.
+    ``(name, value, measure)``, in the prelude's order: the presets that ``--plot --range``
+    marks (``gpt2 (d=d, L=24)`` passes through ``gpt2_medium`` at d = 1024)."""
+    curve = measure(result)
+    at = {str(s): s for s in curve.free_symbols}.get(symbol)
+    if at is None:
+        return []
+    sizes = {k: v for k, v in result.bindings.items() if k in COMPUTE_SYMBOLS}
+    scope = prelude()
+    found = []
+    for name in scope.names()[1]:
+        net = scope.net(name)
+        if net is None or any(p.default is None for p in net.params):
+            continue
+        value = next((p.default for p in net.params if p.name == symbol), None)
+        if value is None or not value.is_Integer or not low <= int(value) <= high:
+            continue
+        other = count(name, result.convention.name)
+        other = other.subs(**sizes) if sizes else other
+        figure = measure(other)
+        if figure.is_number and figure == curve.xreplace({at: value}):
+            found.append((name, int(value), figure))
+    return found
 
 
 def definitions(prelude_file: str | Path | Scope | None = None) -> Definitions:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from . import __version__
-from .api import count
+from .api import Result, count
 from .compare import compare
 from .conventions import CONVENTIONS
 from .errors import DeriveError, Span, SpecSyntaxError, span_at
@@ -120,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--depth", metavar="N", type=_depth, default=0, help="show the insides of blocks N levels deep (default 0)"
     )
+    compute = parser.add_argument_group("compute and memory (T: sequence length, B: batch; bind with --set)")
+    counted = compute.add_mutually_exclusive_group()
+    counted.add_argument("--flops", action="store_true", help="forward FLOPs per example, per layer and in total")
+    counted.add_argument("--macs", action="store_true", help="forward multiply-accumulates (half the FLOPs)")
+    compute.add_argument("--train", action="store_true", help="with --flops/--macs: training, ≈ 3 × forward")
+    compute.add_argument("--memory", action="store_true", help="bytes of weights, gradients, optimizer, KV cache")
+    compute.add_argument("--dtype", metavar="TYPE", default="fp32", help="with --memory: fp32, bf16, fp16, int8, int4")
+    compute.add_argument(
+        "--optimizer", metavar="NAME", default="none", help="with --memory: adam, sgd or none (inference)"
+    )
+    compute.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw FILE (.svg or .png): where the parameters (FLOPs with --flops, bytes with --memory) go",
+    )
+    compute.add_argument(
+        "--range",
+        metavar="NAME=A..B",
+        dest="plot_range",
+        help="with --plot: draw the closed form over NAME from A to B instead",
+    )
     parser.add_argument("--prelude", metavar="FILE", help="a file of block and net definitions to use as well")
     parser.add_argument(
         "--hf", metavar="PATH", help="count a Hugging Face model from its config.json (or the folder holding it)"
@@ -185,6 +206,9 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     result = result.subs(**sizes) if sizes else result
     if args.explain:
         return json.dumps(result.explain_dict(), ensure_ascii=False) if args.json else result.explain()
+    unit = "flops" if args.flops else "macs" if args.macs else None
+    if unit or args.memory or args.plot:
+        return _compute(result, args, unit)
     if args.json:
         return json.dumps(result.as_dict(), ensure_ascii=False)
     if args.latex:
@@ -192,6 +216,40 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     if args.markdown:
         return result.markdown()
     return result.text(args.depth)
+
+
+def _plot(result: Result, args: argparse.Namespace, unit: str | None) -> None:
+    """``--plot FILE``: the breakdown by part and kind, or with ``--range`` the closed form."""
+    from .api import presets_on
+    from .render import plot
+
+    what = unit or ("memory" if args.memory else "params")
+    if args.plot_range:
+        name, low, high = plot.parse_range(args.plot_range)
+        marks = presets_on(result, name, low, high, plot.measure(what, args.dtype, args.optimizer))
+        plot.scaling_plot(result, args.plot, name, low, high, what, args.dtype, args.optimizer, marks=marks)
+    else:
+        plot.breakdown_plot(result, args.plot, what, args.dtype, args.optimizer)
+
+
+def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
+    """The count with its FLOPs or MACs (a column and the total) and its memory, and the
+    picture ``--plot`` draws."""
+    from .render import compute as shown
+
+    if args.plot:
+        _plot(result, args, unit)
+    memory = result.memory(args.dtype, args.optimizer) if args.memory else None
+    if args.json:
+        return json.dumps({**result.as_dict(), **shown.compute_dict(result, unit, args.train, memory)})
+    lines = [result.text(args.depth, unit)]
+    if unit:
+        lines.extend(shown.lines(result, unit, args.train))
+    if memory is not None:
+        lines.extend(["", *shown.memory_lines(memory)])
+    if args.plot:
+        lines.append(f"picture: {args.plot}")
+    return "\n".join(lines)
 
 
 def _definitions(args: argparse.Namespace) -> str:
@@ -440,6 +498,22 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--explain and --compare print text or --json")
     if args.solve and not (args.budget or args.match):
         parser.error("--solve SYMBOL goes with --budget N or --match SPEC2")
+    if args.train and not (args.flops or args.macs):
+        parser.error("--train goes with --flops or --macs")
+    if args.plot_range and not args.plot:
+        parser.error("--range goes with --plot FILE")
+    if args.plot and (args.json or args.latex or args.markdown or args.explain):
+        parser.error("--plot draws a file beside the text table, not --json, --latex, --markdown or --explain")
+    if args.plot and (args.budget or args.match or args.leading or args.compare):
+        parser.error("--plot goes with a count, not --budget, --match, --leading or --compare")
+    if args.plot and (args.flops or args.macs) and args.memory:
+        parser.error("--plot draws one measure: --flops, --macs or --memory")
+    if (args.dtype != "fp32" or args.optimizer != "none") and not args.memory:
+        parser.error("--dtype and --optimizer go with --memory")
+    if (args.flops or args.macs or args.memory) and (args.latex or args.markdown or args.explain):
+        parser.error("--flops, --macs and --memory print text or --json")
+    if (args.flops or args.macs or args.memory) and (args.budget or args.match or args.leading or args.compare):
+        parser.error("--flops, --macs and --memory go with a count, not --budget, --match, --leading or --compare")
     if (args.budget or args.match or args.leading) and args.markdown:
         parser.error("--budget, --match and --leading print text, --json or --latex")
     if args.convention is not None and not args.convention.strip():  # not the default: a name left out

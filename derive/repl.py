@@ -27,6 +27,7 @@ import sympy as sp
 
 from .api import Result, count, size_value
 from .compare import compare
+from .compute import COMPUTE_SYMBOLS
 from .conventions import CONVENTION_NAMES, CONVENTIONS, convention
 from .errors import DeriveError, UnknownNameError, did_you_mean
 from .kinds import KIND_NAMES, KINDS, SHORTHANDS
@@ -282,6 +283,62 @@ class Session:
     def _json(self, rest: str) -> str:
         return self._dumps(self._count(self._last()).as_dict())
 
+    def _compute_sizes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.bindings.items() if k in COMPUTE_SYMBOLS}
+
+    def _flops(self, rest: str) -> str:
+        from .render import compute as shown
+
+        words = rest.lower().split()
+        wrong = [w for w in words if w not in ("macs", "train")]
+        if wrong:
+            raise CommandError(
+                f":flops takes 'macs' and 'train', not '{_shown(wrong[0])}'", hint="write :flops [macs] [train]"
+            )
+        unit = "macs" if "macs" in words else "flops"
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        if self.json:
+            return self._dumps(shown.compute_dict(result, unit, "train" in words, None))
+        return "\n".join([result.text(self.depth, unit), *shown.lines(result, unit, "train" in words)])
+
+    def _memory(self, rest: str) -> str:
+        from .render import compute as shown
+
+        words = rest.split()
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        memory = result.memory(*words)
+        if self.json:
+            return self._dumps(shown.compute_dict(result, None, False, memory))
+        return "\n".join(shown.memory_lines(memory))
+
+    def _plot(self, rest: str) -> str:
+        """``:plot FILE [flops|macs|memory] [NAME=A..B]``: the picture ``--plot`` draws."""
+        from .render import plot
+
+        path, *words = rest.split()
+        measures = [w for w in words if w in ("flops", "macs", "memory")]
+        ranges = [w for w in words if "=" in w]
+        wrong = [w for w in words if w not in measures and w not in ranges]
+        if wrong or len(measures) > 1 or len(ranges) > 1:
+            raise CommandError(
+                f":plot takes a file, one of flops, macs or memory, and a range, not '{_shown(' '.join(words))}'",
+                hint="write :plot FILE.svg [flops|macs|memory] [NAME=A..B]",
+            )
+        what = measures[0] if measures else "params"
+        result = self._count(self._last())
+        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
+        if ranges:
+            from .api import presets_on
+
+            name, low, high = plot.parse_range(ranges[0])
+            marks = presets_on(result, name, low, high, plot.measure(what))
+            plot.scaling_plot(result, path, name, low, high, what, marks=marks)
+        else:
+            plot.breakdown_plot(result, path, what)
+        return self._dumps({"picture": path}) if self.json else f"picture: {path}"
+
     def _markdown(self, rest: str) -> str:
         markdown = self._count(self._last()).markdown()
         return self._dumps({"markdown": markdown}) if self.json else markdown
@@ -410,6 +467,29 @@ _COMMANDS = (
     ),
     Command(":json", "the last spec as one line of JSON", Session._json),
     Command(
+        ":flops [macs] [train]",
+        "the last spec's forward FLOPs per layer and in total (T, B: bind with :set)",
+        Session._flops,
+        words=(0, 2),
+        example=":flops train",
+    ),
+    Command(
+        ":memory [DTYPE] [OPTIMIZER]",
+        "the last spec's bytes: weights, gradients, optimizer states, KV cache",
+        Session._memory,
+        words=(0, 2),
+        takes="a data type and an optimizer",
+        example=":memory bf16 adam",
+    ),
+    Command(
+        ":plot FILE [WHAT] [N=A..B]",
+        "draw where the last spec's parameters (WHAT: flops, macs, memory) go, or N from A to B",
+        Session._plot,
+        words=(1, 3),
+        takes="a file, a measure and a range",
+        example=":plot gpt2.svg flops",
+    ),
+    Command(
         ":depth [N]",
         "show the insides of blocks N levels deep in tables (0: one row a block)",
         Session._depth,
@@ -487,7 +567,17 @@ _INSTEAD = {
     "match": ":match SPEC after a spec",
     "leading": ":leading SYMBOL after a spec",
     "solve": ":solve SYMBOL BUDGET after a spec",
+    "flops": ":flops after a spec",
+    "macs": ":flops macs after a spec",
+    "train": ":flops train after a spec",
+    "memory": ":memory [DTYPE] [OPTIMIZER] after a spec",
+    "dtype": ":memory DTYPE after a spec",
+    "optimizer": ":memory DTYPE OPTIMIZER after a spec",
+    "plot": ":plot FILE after a spec",
+    "plot_range": ":plot FILE NAME=A..B after a spec",
 }
+#: Flags whose option name is not the flag's.
+_FLAGS = {"plot_range": "--range"}
 
 
 def session_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Session:
@@ -496,7 +586,7 @@ def session_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     :class:`CommandError` that says what to type in the REPL instead."""
     for name, value in vars(args).items():
         if name not in _HONOURED and value != parser.get_default(name):
-            flag = "--" + name.replace("_", "-")
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
             instead = _INSTEAD.get(name)
             hint = f"in the REPL, type {instead}" if instead else "the REPL takes --convention, --set, --json, --debug"
             raise CommandError(f"{flag} does not apply to the REPL", hint=hint)

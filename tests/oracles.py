@@ -29,7 +29,7 @@ import importlib
 import math
 import operator
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
 from typing import Any, NoReturn
 
@@ -566,7 +566,9 @@ class CnnCount:
     non_trainable: int
     buffers: int
     shapes: tuple[str, ...]
-    model: Any = None  # the framework's model itself (for the import oracles)
+    #: The framework's model itself: torch's to run under FlopCounterMode, either for the
+    #: import oracles (tests/test_import_cnn.py).
+    model: Any = field(default=None, compare=False)
 
 
 def _shape_text(dims: Any) -> str:
@@ -577,8 +579,9 @@ def _per_dim(value: Any, rank: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, tuple) else (int(value),) * rank
 
 
-def torch_cnn(net: cnn_programs.Net) -> CnnCount:
-    """``net`` as torch modules (Conv{1,2}d, BatchNorm{1,2}d, MaxPool/AvgPool, Linear, ...)."""
+def torch_cnn(net: cnn_programs.Net, device: str = "meta") -> CnnCount:
+    """``net`` as torch modules (Conv{1,2}d, BatchNorm{1,2}d, MaxPool/AvgPool, Linear, ...),
+    on the meta device (no memory for weights) unless ``device`` says another."""
     torch = require("torch")
     nn = torch.nn
     Chain, _, Branches = _torch_nodes(torch)
@@ -665,7 +668,7 @@ def torch_cnn(net: cnn_programs.Net) -> CnnCount:
         return module, module(x)
 
     modules, shapes = [], []
-    with torch.device("meta"):
+    with torch.device(device):
         *spatial, channels = net.dims
         x = torch.empty(1, channels, *spatial)
         for element in net.chain:

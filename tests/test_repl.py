@@ -300,9 +300,9 @@ def test_flags_that_do_not_apply_to_the_repl_are_refused(
 
 def test_a_flag_the_repl_does_not_know_is_refused_too() -> None:
     parser = derive.cli.build_parser()
-    parser.add_argument("--flops", action="store_true")  # a flag added to the CLI later
-    with pytest.raises(derive.DeriveError, match="--flops does not apply to the REPL") as error:
-        repl.session_from_args(parser.parse_args(["repl", "--flops"]), parser)
+    parser.add_argument("--frobnicate", action="store_true")  # a flag added to the CLI later
+    with pytest.raises(derive.DeriveError, match="--frobnicate does not apply to the REPL") as error:
+        repl.session_from_args(parser.parse_args(["repl", "--frobnicate"]), parser)
     assert error.value.hint == "the REPL takes --convention, --set, --json, --debug"
     session = repl.session_from_args(parser.parse_args(["repl", "-c", "torch", "-s", "n=3", "--json"]), parser)
     assert (session.convention, session.bindings, session.json) == ("pytorch", {"n": 3}, True)

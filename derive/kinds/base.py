@@ -83,6 +83,9 @@ class Ctx:
 
 Terms = Callable[[Ctx], tuple[Term, ...]]
 Output = Callable[[Ctx], Shape]
+#: Multiply-accumulates of one copy on one example, given the positions the layer is applied
+#: at (the product of the spatial dimensions, or the sequence length T): SPEC §11.
+Macs = Callable[[Ctx, sp.Expr], sp.Expr]
 
 
 def same(ctx: Ctx) -> Shape:
@@ -121,6 +124,17 @@ class Kind:
     directions: int = 1
     source: str = ""
     check_options: Callable[[Mapping[str, object], Mapping[str, Span]], None] | None = None
+    #: The matrix products and convolutions of one copy, in multiply-accumulates (what
+    #: torch.utils.flop_counter.FlopCounterMode counts, halved); ``None``: none (elementwise
+    #: work, norms, table lookups and pools are not counted).
+    macs: Macs | None = None
+    #: A sequence kind (recurrent, embedding, attention): a part holding one runs over T steps.
+    sequence: bool = False
+    #: The values one position adds to a decoder's cache (attention's keys and values).
+    cache: Callable[[Ctx], sp.Expr] | None = None
+    #: An attention layer's query width H·k, the d of Kaplan et al.'s 2·L·T·d (their
+    #: d_attn) and the H·Q of PaLM's 12·L·H·Q·T.
+    attention: Callable[[Ctx], sp.Expr] | None = None
 
     @property
     def base(self) -> str:
@@ -150,6 +164,12 @@ class Kind:
         if self.directions == 1:
             return terms
         return tuple(replace(t, value=self.directions * t.value) for t in terms)
+
+    def compute(self, ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+        """The multiply-accumulates of one copy (both directions of a bidirectional layer)."""
+        if self.macs is None:
+            return sp.Integer(0)
+        return self.directions * self.macs(ctx, positions)
 
     def shape(self, ctx: Ctx) -> Shape:
         """The output shape of one copy on ``ctx.shape``; a :class:`ShapeError` if the kind
@@ -183,6 +203,14 @@ LORA = Option(
     symbol="rank",
     words=("none",),
 )
+
+
+def lora_macs(ctx: Ctx, matrices: Mapping[str, tuple[sp.Expr, sp.Expr]]) -> sp.Expr:
+    """The adapters' products per position: x·A then ·B, r·(in + out) for each matrix."""
+    r = ctx["lora"]
+    if not isinstance(r, sp.Expr):
+        return sp.Integer(0)
+    return add([r * (a + b) for a, b in matrices.values()])
 
 
 def lora(

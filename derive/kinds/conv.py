@@ -33,7 +33,7 @@ import sympy as sp
 
 from ..errors import ShapeError, Span
 from ..shapes import Shape, dsl_size
-from .base import Ctx, Kind, Option, Output, Term, Terms, invalid
+from .base import Ctx, Kind, Macs, Option, Output, Term, Terms, invalid
 from .shaping import padding, window
 
 _SHAPED = (
@@ -221,6 +221,28 @@ def _batchnorm_terms(ctx: Ctx) -> tuple[Term, ...]:
     return tuple(found)
 
 
+def _conv_macs(kind: str, ranks: tuple[int, ...], channels: str) -> Macs:
+    output = _conv_output(kind, ranks, channels)
+
+    def macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+        # torch/utils/flop_counter.py, conv_flop_count: prod(out spatial) × prod(kernel) × batch
+        # × c_out × c_in × 2 FLOPs, with c_in the weight's in_channels // groups. So each output
+        # position costs one multiply-accumulate per weight: Πk·(i/g)·c (depthwise: Πk·i·m).
+        # The positions are the output's, not the input's (strides and padding change them).
+        taps = sp.Mul(*_kernel(ctx, kind))
+        if channels == "mult":
+            m = ctx["mult"]
+            assert isinstance(m, sp.Expr)
+            weights = taps * ctx.i * m
+        else:
+            g = ctx["groups"]
+            assert isinstance(g, sp.Expr)
+            weights = taps * ctx.i * ctx.h / g
+        return sp.Mul(*output(ctx).spatial) * weights
+
+    return macs
+
+
 def _needs_kernel(kind: str) -> Callable[[Mapping[str, object], Mapping[str, Span]], None]:
     def check(options: Mapping[str, object], spans: Mapping[str, Span]) -> None:
         # SPEC §13: conv requires k (Keras's kernel_size and PyTorch's kernel_size have no default).
@@ -264,6 +286,7 @@ def _conv(name: str, ranks: tuple[int, ...], summary: str) -> Kind:
         output=_conv_output(name, ranks, "size"),
         options=_options("size"),
         family="conv",
+        macs=_conv_macs(name, ranks, "size"),
         source="keras.layers.Conv1D/2D/3D; torch.nn.Conv1d/2d/3d",
         check_options=_needs_kernel(name),
     )
@@ -283,6 +306,7 @@ KINDS = (
         sized=False,
         aliases=("depthwise", "depthwiseconv"),
         family="conv",
+        macs=_conv_macs("dwconv", (2, 3, 4), "mult"),
         source="keras.layers.DepthwiseConv2D; torch.nn.Conv2d(groups=in_channels)",
         check_options=_needs_kernel("dwconv"),
     ),

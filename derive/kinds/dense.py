@@ -7,7 +7,9 @@ output_dim); torch.nn.Embedding: weight (num_embeddings, embedding_dim).
 
 from __future__ import annotations
 
-from .base import LORA, Ctx, Kind, Option, Term, invalid, last, lora
+import sympy as sp
+
+from .base import LORA, Ctx, Kind, Option, Term, invalid, last, lora, lora_macs
 
 _TIED = Option(
     "label",
@@ -39,6 +41,11 @@ def _embed(ctx: Ctx) -> tuple[Term, ...]:
     )
 
 
+def _dense_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+    # x·W at every position (a tied matrix is still multiplied), and the adapter's x·A·B.
+    return positions * (ctx.i * ctx.h + lora_macs(ctx, {"W": (ctx.i, ctx.h)}))
+
+
 def _no_bare_tie(options: object, spans: object) -> None:
 
     assert isinstance(options, dict)
@@ -63,6 +70,7 @@ KINDS = (
             "lora": LORA,
         },
         aliases=("linear", "fc"),
+        macs=_dense_macs,
         source="keras.layers.Dense; torch.nn.Linear",
     ),
     Kind(
@@ -72,6 +80,7 @@ KINDS = (
         output=last,
         options={"tied": _TIED},
         aliases=("embedding",),
+        sequence=True,
         source="keras.layers.Embedding; torch.nn.Embedding",
         check_options=_no_bare_tie,
     ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..shapes import Shape
-from .base import Ctx, Kind, Option, Term, Terms, needs_rank
+from .base import Ctx, Kind, Macs, Option, Term, Terms, needs_rank
 
 BIAS_VECTORS = {"none": 0, "single": 1, "double": 2}
 
@@ -83,6 +83,22 @@ def _cell(gates: int, cell: str) -> Terms:
     return terms
 
 
+def _macs(gates: int) -> Macs:
+    def macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+        # At each of the T steps: W_ih·x and W_hh·h for every gate, then the projections;
+        # peepholes and gate arithmetic are elementwise (not counted).
+        proj, nproj = ctx["proj"], ctx["nproj"]
+        r = proj if isinstance(proj, sp.Expr) else ctx.h
+        step = gates * ctx.h * (ctx.i + r)
+        if isinstance(proj, sp.Expr):
+            step += ctx.h * proj
+        if isinstance(nproj, sp.Expr):
+            step += ctx.h * nproj
+        return positions * step
+
+    return macs
+
+
 def _width(ctx: Ctx) -> sp.Expr:
     # With proj the layer emits r_t (r wide); with nproj it also emits p_t (Sak et al. 2014).
     proj, nproj = ctx["proj"], ctx["nproj"]
@@ -101,6 +117,8 @@ def _same_shape(ctx: Ctx) -> Shape:
 
 
 _RNN = Kind(
+    macs=_macs(1),
+    sequence=True,
     name="rnn",
     summary="Elman RNN: h(i + h) + biases",
     terms=_cell(1, "cell"),
@@ -111,6 +129,8 @@ _RNN = Kind(
     source="Elman 1990; keras.layers.SimpleRNN; torch.nn.RNN",
 )
 _GRU = Kind(
+    macs=_macs(3),
+    sequence=True,
     name="gru",
     summary="GRU: 3h(i + h) + biases",
     terms=_cell(3, "gates (update, reset, candidate)"),
@@ -125,6 +145,8 @@ _GRU = Kind(
     source="Cho et al. 2014; keras.layers.GRU; torch.nn.GRU",
 )
 _LSTM = Kind(
+    macs=_macs(4),
+    sequence=True,
     name="lstm",
     summary="LSTM: 4h(i + r) + biases [+ peepholes 3h] [+ projections h·r, h·p]",
     terms=_cell(4, "gates (input, forget, cell, output)"),
@@ -155,6 +177,8 @@ def _bidirectional(kind: Kind) -> Kind:
         directions=2,
         source=kind.source + "; Schuster & Paliwal 1997",
         check_options=kind.check_options,
+        macs=kind.macs,
+        sequence=True,
     )
 
 

@@ -39,7 +39,7 @@ import sympy as sp
 from ..algebra import sstr
 from ..errors import Span
 from ..shapes import Shape
-from .base import LORA, Ctx, Kind, Option, Term, Terms, invalid, last, lora, option_error, same
+from .base import LORA, Ctx, Kind, Option, Term, Terms, invalid, last, lora, lora_macs, option_error, same
 
 #: The matrices of attention a LoRA adapter may adapt, in the order written.
 _ADAPTABLE = "qkvo"
@@ -134,6 +134,42 @@ def _attn(ctx: Ctx) -> tuple[Term, ...]:
     return (*found, *lora(ctx, {name: m for name, m in matrices.items() if name in adapted}, factors))
 
 
+def _attn_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+    # The four projections at every position, then per head Q·Kᵀ (n × k by k × n) and the
+    # weights times V (n × n by n × v): Vaswani et al. 2017, §3.2; causal masking halves the
+    # two products (the Megatron and MaxText convention). Keys and values come from as many
+    # positions as the queries (a cross-attention's memory is taken as long as its input).
+    d, i = ctx.h, ctx.i
+    heads, kv, k, v, j = _heads(ctx)
+    projections = i * heads * k + j * kv * k + j * kv * v + heads * v * d
+    matrices = {"q": (i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, d)}
+    adapted = _adapted(ctx)
+    projections += lora_macs(ctx, {name: m for name, m in matrices.items() if name in adapted})
+    products = heads * positions**2 * (k + v)
+    if ctx["causal"]:
+        products = products / 2
+    return positions * projections + products
+
+
+def _attn_cache(ctx: Ctx) -> sp.Expr:
+    # The KV cache: each position's keys and values, G·k + G·v (G key/value heads: the saving
+    # of GQA and MQA; Ainslie et al. 2023).
+    _, kv, k, v, _ = _heads(ctx)
+    return kv * (k + v)
+
+
+def _attn_width(ctx: Ctx) -> sp.Expr:
+    heads, _, k, _, _ = _heads(ctx)
+    return heads * k
+
+
+def _mlp_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
+    o = _size(ctx, "out")
+    o = ctx.i if o is None else o
+    up = 2 if ctx["gated"] else 1
+    return positions * (up * ctx.i * ctx.h + ctx.h * o)
+
+
 def _check_attn(options: Mapping[str, object], spans: Mapping[str, Span]) -> None:
     chosen = options.get("lora_on")
     if chosen is None:
@@ -225,6 +261,7 @@ KINDS = (
             "bias": Option(("all", "none", "qkv"), "biases on q, k, v and o (all), none, or q, k, v only", "all"),
             "lora": LORA,
             "lora_on": Option("label", "the matrices LoRA adapts, letters of qkvo (default qv, as PEFT for LLaMA)"),
+            "causal": Option("flag", "causal masking: count half of the T × T products (FLOPs only)", False),
             "lora_layout": Option(
                 ("peft", "keras"),
                 "peft: A r × in, B out × r per matrix; keras: EinsumDense's A (in, heads, r), B (r, head width)",
@@ -232,6 +269,10 @@ KINDS = (
             ),
         },
         aliases=("attention", "mha"),
+        macs=_attn_macs,
+        cache=_attn_cache,
+        attention=_attn_width,
+        sequence=True,
         source="Vaswani et al. 2017; keras.layers.MultiHeadAttention; torch.nn.MultiheadAttention",
         check_options=_check_attn,
     ),
@@ -246,6 +287,7 @@ KINDS = (
             "out": Option("size", "the output width o (default i)", symbol="o"),
         },
         aliases=("ffn",),
+        macs=_mlp_macs,
         source="Vaswani et al. 2017 §3.3; Shazeer 2020 (GLU variants); transformers LlamaMLP",
     ),
     Kind(
@@ -272,6 +314,7 @@ KINDS = (
         terms=_table("positions"),
         output=same,
         aliases=("position",),
+        sequence=True,
         source="GPT-2 wpe, BERT position_embeddings (an Embedding(n, d) added to the tokens)",
     ),
     Kind(
@@ -280,6 +323,7 @@ KINDS = (
         terms=_table("segments"),
         output=same,
         aliases=("tokentype",),
+        sequence=True,
         source="BERT token_type_embeddings (an Embedding(types, d) added to the tokens)",
     ),
     Kind(

@@ -17,10 +17,16 @@ def heading(result: Counted) -> list[str]:
     return [result.spec.strip(), f"convention: {conv.name} ({conv.title})"]
 
 
-def text(result: Counted, depth: int | None = None) -> str:
-    """The table, the legend, the categories, the closed form and the total."""
-    table = [("#", "layer", "in -> out", "formula", "params")]
+def text(result: Counted, depth: int | None = None, compute: str | None = None) -> str:
+    """The table, the legend, the categories, the closed form and the total; ``compute``
+    (``"flops"`` or ``"macs"``) adds that column."""
+    table: list[tuple[str, ...]] = [("#", "layer", "in -> out", "formula", "params")]
+    cells = ["FLOPs" if compute == "flops" else "MACs"] if compute else []
     for row in rows(result, depth or 0):
+        if compute:
+            from .compute import cell
+
+            cells.append(cell(result, row, compute))  # type: ignore[arg-type]
         indent = "  " * row.level
         if row.what == "part":
             table.append(("", row.label, row.input, "", number(row.params, result.tidy)))
@@ -40,11 +46,14 @@ def text(result: Counted, depth: int | None = None) -> str:
             table.append(
                 ("", indent + "  " + row.label, f"{row.input} -> {row.output}", "", number(row.params, result.tidy))
             )
-    widths = [max(len(line[c]) for line in table) for c in range(5)]
+    if compute:
+        table = [(*line, extra) for line, extra in zip(table, cells, strict=True)]
+    widths = [max(len(line[c]) for line in table) for c in range(len(table[0]))]
     lines = [*heading(result), ""]
     for line in table:
-        cells = [line[0].rjust(widths[0]), *(line[c].ljust(widths[c]) for c in (1, 2, 3)), line[4].rjust(widths[4])]
-        lines.append("  ".join(cells).rstrip())
+        shown = [line[0].rjust(widths[0]), *(line[c].ljust(widths[c]) for c in (1, 2, 3))]
+        shown += [line[c].rjust(widths[c]) for c in range(4, len(line))]
+        lines.append("  ".join(shown).rstrip())
     lines.append("")
     used = legend(result)
     if used:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .compare import Comparison, compare
     from .conventions import CONVENTIONS, Convention
     from .derivation import LayerResult, NodeResult, PartResult
+    from .importers import Imported, UnsupportedModelError, from_hf, from_keras, from_torch
     from .kinds import KINDS, Kind
     from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Network, Part, Program
     from .parse import parse
@@ -58,6 +59,11 @@ _LAZY = {
     "LayerResult": "derivation",
     "NodeResult": "derivation",
     "PartResult": "derivation",
+    "Imported": "importers",
+    "UnsupportedModelError": "importers",
+    "from_hf": "importers",
+    "from_keras": "importers",
+    "from_torch": "importers",
     "KINDS": "kinds",
     "Kind": "kinds",
     "BlockDef": "model",
@@ -84,6 +90,7 @@ __all__ = [
     "Convention",
     "DeriveError",
     "Group",
+    "Imported",
     "InvalidOptionError",
     "InvalidSizeError",
     "Kind",
@@ -103,8 +110,12 @@ __all__ = [
     "UnboundSymbolError",
     "UnknownNameError",
     "UnsolvableError",
+    "UnsupportedModelError",
     "compare",
     "count",
+    "from_hf",
+    "from_keras",
+    "from_torch",
     "parse",
 ]
 

@@ -373,8 +373,11 @@ def count(spec: str | Program, convention: str | None = None, *, prelude: str | 
             program, text = parse(given, scope_of(prelude)), given
         else:
             hint = "write the network in derive's language, e.g. derive.count('in 784 -> dense 10')"
-            if type(given).__module__.startswith(("torch", "keras", "tensorflow")):
-                hint = "a framework model cannot be counted directly: write its spec in derive's language"
+            module = type(given).__module__
+            if module.startswith(("torch", "transformers")):
+                hint = "a framework model is not a spec: derive.from_torch(model).count() writes its spec and counts it"
+            elif module.startswith(("keras", "tensorflow")):
+                hint = "a framework model is not a spec: derive.from_keras(model).count() writes its spec and counts it"
             raise SpecSyntaxError(
                 f"count takes a spec (str) or a derive Program, not {type(given).__name__}", hint=hint
             )

@@ -37,6 +37,7 @@ examples:
   derive "in 205 -> lstm 700 x5 -> dense 205" --compare keras,pytorch,graves2013
   derive "in m -> lstm n" --latex --standalone > count.tex
   derive "in 205 -> lstm h x5 -> dense 205" --budget 19M
+  derive --hf config.json     (a Hugging Face model's config; --show-spec prints the spec)
   derive - < specs.txt        (one spec per line)
   derive check table.tsv      (check a table of published counts; see docs/check.md)
   derive                      (an interactive prompt, on a terminal)
@@ -140,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --plot: draw the closed form over NAME from A to B instead",
     )
     parser.add_argument("--prelude", metavar="FILE", help="a file of block and net definitions to use as well")
+    parser.add_argument(
+        "--hf", metavar="PATH", help="count a Hugging Face model from its config.json (or the folder holding it)"
+    )
+    parser.add_argument("--show-spec", action="store_true", help="with --hf: print the spec instead of counting it")
     parser.add_argument("--list", action="store_true", help="list the blocks and nets that programs can call")
     parser.add_argument("--show", metavar="NAME", help="print the definition of a block or net")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
@@ -435,7 +440,7 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
         _write(stdout, shown.getvalue())
         return exit.code if isinstance(exit.code, int) else 2
     if stdin is None:
-        if args.spec in (None, "-", "repl") and not (args.list or args.show):
+        if args.spec in (None, "-", "repl") and not (args.list or args.show or args.hf):
             raise StreamError("standard input is closed")
         stdin = io.StringIO()  # never read: the spec is on the command line
     try:
@@ -445,6 +450,8 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
         if args.list or args.show:
             _write(stdout, _definitions(args) + "\n")
             return 0
+        if args.hf is not None:
+            return _hf(args, stdout, stderr)
         if args.spec == "repl" or (args.spec is None and stdin.isatty()):
             from . import repl
 
@@ -466,14 +473,34 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
         return 1
 
 
+def _hf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """``--hf PATH``: the spec of a Hugging Face config, shown (``--show-spec``) or counted like
+    a spec on the command line, under ``pytorch`` unless a convention is asked for."""
+    from .importers import from_hf
+
+    imported = from_hf(args.hf)
+    if args.show_spec:
+        _write(stdout, imported.text + "\n")
+        return 0
+    if args.convention is None:
+        args.convention = imported.convention
+    if not (args.json or args.latex or args.markdown):
+        _write(stdout, f"{imported.origin}, from {args.hf}\n")
+    return _run([(1, imported.text)], args, stdout, stderr, batch=False)
+
+
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Check what argparse cannot, and read ``--compare SPEC`` as the spec it is."""
+    if args.hf is not None and args.spec is not None:
+        parser.error("--hf reads the network from PATH: give no SPEC with it")
+    if args.show_spec and args.hf is None:
+        parser.error("--show-spec goes with --hf PATH")
     if args.compare and args.spec is None and not _NAMES.match(args.compare):
         # derive --compare "in 3 -> lstm 2": not convention names, so the spec, to compare under all
         args.spec, args.compare = args.compare, ""
     if args.standalone and not args.latex:
         parser.error("--standalone goes with --latex")
-    if args.standalone and args.spec in (None, "-"):
+    if args.standalone and args.spec in (None, "-") and args.hf is None:
         parser.error("--standalone makes one document: give one SPEC")
     if (args.explain or args.compare is not None) and (args.latex or args.markdown):
         parser.error("--explain and --compare print text or --json")

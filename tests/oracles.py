@@ -566,7 +566,8 @@ class CnnCount:
     non_trainable: int
     buffers: int
     shapes: tuple[str, ...]
-    #: The torch model itself (``torch_cnn``), to run under FlopCounterMode.
+    #: The framework's model itself: torch's to run under FlopCounterMode, either for the
+    #: import oracles (tests/test_import_cnn.py).
     model: Any = field(default=None, compare=False)
 
 
@@ -766,4 +767,4 @@ def keras_cnn(net: cnn_programs.Net) -> CnnCount:
         model = keras.Model(inputs, x)
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    return CnnCount(int(model.count_params()), trainable, non_trainable, 0, tuple(shapes))
+    return CnnCount(int(model.count_params()), trainable, non_trainable, 0, tuple(shapes), model)

@@ -131,6 +131,7 @@ def test_9_count_of_a_framework_model_says_so() -> None:
         derive.count(torch.nn.Linear(3, 2))
     assert "count takes a spec (str)" in str(caught.value)
     assert "framework model" in str(caught.value)
+    assert "derive.from_torch(model).count()" in str(caught.value)
 
 
 # --- 11. torch.nn.LSTM requires proj_size < hidden_size; sak2014 and plain do not --------------

@@ -14,7 +14,7 @@ changes. Its name is a plain NAME in the grammar.
 from __future__ import annotations
 
 from ..errors import Span, lookup
-from . import conv, dense, recurrent, shaping, transformer
+from . import conv, dense, opaque, recurrent, shaping, transformer
 from .base import (
     CATEGORIES,
     Ctx,
@@ -33,7 +33,7 @@ from .base import (
 
 #: Every layer kind by its canonical name.
 KINDS: dict[str, Kind] = {
-    kind.name: kind for family in (dense, recurrent, transformer, shaping, conv) for kind in family.KINDS
+    kind.name: kind for family in (dense, recurrent, transformer, shaping, conv, opaque) for kind in family.KINDS
 }
 
 #: Every name a kind is known by (canonical names and aliases) to its canonical name.

@@ -284,3 +284,15 @@ def test_explain_does_not_call_statistics_frozen() -> None:
     assert "non-trainable (frozen): 64" in derive.count("in 8x8x16 -> bn (frozen)", "keras").explain()
     assert "   non-trainable: 32\n" in derive.count("in 8x8x16 -> bn (affine=false)", "keras").explain()
     assert "non-trainable (frozen): 8" in derive.count("in 3 -> [dense 2] (frozen)", "keras").explain()
+
+
+def test_ceil_pools_on_symbolic_sizes() -> None:
+    # PyTorch's rule drops a last window that starts past the input; ceil(m/s)·s < m + s, so
+    # with k = 3, s = 2 (or k = 2, s = 2) it never applies and the size is a closed form.
+    H = sp.Symbol("H", integer=True, positive=True)
+    out = derive.count("in H x 8 x 3 -> maxpool (k=3, stride=2, ceil)").parts[0].output
+    assert out.dims[1] == 4  # ceil((8 - 3) / 2) + 1 = 4, the last window starts at 6 < 8
+    assert [out.dims[0].subs(H, h) for h in range(3, 13)] == [-(-(h - 3) // 2) + 1 for h in range(3, 13)]
+    # where it could apply (k = 1, s = 2) it depends on H: an error that asks for a number
+    with pytest.raises(derive.DeriveError, match="depends on the size H"):
+        derive.count("in H x 8 x 3 -> maxpool (k=1, stride=2, ceil)")

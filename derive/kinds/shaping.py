@@ -58,9 +58,18 @@ def window(
         # floor(H/2 - 1/2) + 1 when H is a symbol, and stride 1 gives n + 2·pad − dilation·(k − 1).
         return sp.ceiling(_unnested(span + 1) / stride) if stride != 1 else span + 1
     out = sp.ceiling(span / stride) + 1
-    if (out - 1) * stride >= n + p:
-        out -= 1
-    return out
+    last = (out - 1) * stride >= n + p
+    if last in (sp.true, sp.false):
+        return out - 1 if last == sp.true else out
+    # A symbolic size: ceil(m/s)·s < m + s, so the last window can start past the input only
+    # when s > dilation·(k − 1) + 1 − pad; otherwise PyTorch's rule never drops it.
+    if (stride - (dilation * (k - 1) + 1 - p)).is_positive is False:
+        return out
+    raise ShapeError(
+        f"with ceil, whether the last window of {sp.sstr(k)} (stride {sp.sstr(stride)}) is dropped depends on "
+        f"the size {sp.sstr(n)}",
+        hint="give the size as a number, or leave out ceil",
+    )
 
 
 def _unnested(m: sp.Expr) -> sp.Expr:

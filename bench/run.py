@@ -202,6 +202,45 @@ def run_warm(case: Warm, minimum: int, budget: float) -> None:
 
 # Prelude nets whose construction in torchvision (on the meta device) is the reference.
 PRESETS = ("resnet152", "densenet121")
+# Prelude transformers, and the Hugging Face model built from the same config on the meta device.
+TRANSFORMERS = {
+    "gpt3_175b": ("GPT2LMHeadModel", "GPT2Config", {"n_positions": 2048, "n_embd": 12288, "n_layer": 96, "n_head": 96}),
+    "llama2_70b": (
+        "LlamaForCausalLM",
+        "LlamaConfig",
+        {
+            "hidden_size": 8192,
+            "intermediate_size": 28672,
+            "num_hidden_layers": 80,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 8,
+        },
+    ),
+}
+
+
+def run_hf(name: str, minimum: int) -> float | None:
+    """Median milliseconds to build the Hugging Face model of preset ``name`` on the meta device
+    and sum its parameters (None without transformers)."""
+    if importlib.util.find_spec("transformers") is None:
+        return None
+    import torch
+    import transformers
+
+    model, config, values = TRANSFORMERS[name]
+
+    def build() -> int:
+        with torch.device("meta"):
+            built = getattr(transformers, model)(getattr(transformers, config)(**values))
+        return sum(p.numel() for p in built.parameters())
+
+    build()
+    seconds: list[float] = []
+    while len(seconds) < min(minimum, 5):
+        start = time.perf_counter()
+        build()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds) * 1000
 
 
 def run_torchvision(name: str, minimum: int, budget: float) -> float | None:
@@ -250,6 +289,7 @@ def warm_cases() -> list[Warm]:
         Warm("10,000 dense layers", DENSE_10000, None, []),
         Warm("--compare keras,pytorch on 10,000 dense layers", DENSE_10000, None, [], compare=COMPARED),
         *(Warm(f"preset: {name}", name, "pytorch", []) for name in PRESETS),
+        *(Warm(f"preset: {name}", name, "pytorch", []) for name in TRANSFORMERS),
         Warm("FLOPs of gpt3_175b, symbolic T", "gpt3_175b", "pytorch", [], flops=True),
         *(Warm(f"blow-up: {name}", spec, None, []) for name, spec in BLOWUPS.items()),
     ]
@@ -423,6 +463,17 @@ def targets(
             found.append(
                 Target(
                     f"warm, `{name}` / torchvision's {name} built on the meta device",
+                    warm[f"preset: {name}"].median_ms / reference,
+                    1,
+                )
+            )
+    for name in TRANSFORMERS:
+        found.append(Target(f"warm, `{name}` (pytorch)", warm[f"preset: {name}"].median_ms, 5, "ms"))
+        reference = (built or {}).get(name)
+        if reference:
+            found.append(
+                Target(
+                    f"warm, `{name}` / Hugging Face's model built on the meta device",
                     warm[f"preset: {name}"].median_ms / reference,
                     1,
                 )
@@ -686,9 +737,10 @@ def main() -> int:
         run_batch(batch, 1 if args.quick else 3)
         print(f"derive - --json, {batch.name}: {batch.per_second:,.0f} specs/s", file=sys.stderr)
     built = {name: run_torchvision(name, minimum, budget) for name in PRESETS}
+    built.update({name: run_hf(name, minimum) for name in TRANSFORMERS})
     for name, ms in built.items():
         if ms is not None:
-            print(f"torchvision {name} on the meta device: {ms:.3f} ms", file=sys.stderr)
+            print(f"{name} built by its framework on the meta device: {ms:.3f} ms", file=sys.stderr)
     found = targets({c.name: c for c in cold}, {w.name: w for w in warm}, checks, batches, built)
     args.output.write_text(report(cold, warm, checks, batches, found, args, runs), encoding="utf-8")
     if args.save:

@@ -328,6 +328,22 @@ class Result:
 
         return explain_dict(self)
 
+    def plot(
+        self, path: str | Path | None = None, what: str = "params", dtype: str = "fp32", optimizer: str = "none"
+    ) -> Picture:
+        """Where ``what`` (``"params"``, ``"flops"``, ``"macs"`` or ``"memory"``) goes, by part
+        and kind, as ``--plot`` draws it (needs matplotlib: ``pip install 'derive[plot]'``).
+        Written to ``path`` (.svg or .png) when given; in a notebook the picture shows itself."""
+        import tempfile
+
+        from .render import plot
+
+        if path is not None:
+            return Picture(plot.breakdown_plot(self, path, what, dtype, optimizer))
+        with tempfile.TemporaryDirectory() as folder:
+            drawn = plot.breakdown_plot(self, Path(folder) / "picture.svg", what, dtype, optimizer)
+            return Picture(None, drawn.read_text(encoding="utf-8"))
+
     def _repr_markdown_(self) -> str:  # Jupyter
         return self.markdown()
 
@@ -385,6 +401,24 @@ def count(spec: str | Program, convention: str | None = None, *, prelude: str | 
             return Result(text, program, choose(program, convention))
         except DeriveError as error:
             raise error.with_source(text) from None
+
+
+class Picture:
+    """A picture :meth:`Result.plot` drew: the file it wrote, or the SVG text, shown by Jupyter."""
+
+    def __init__(self, path: Path | None, svg: str | None = None) -> None:
+        self.path = path
+        self.svg = svg
+
+    def _repr_svg_(self) -> str | None:  # Jupyter
+        if self.svg is not None:
+            return self.svg
+        if self.path is not None and self.path.suffix.lower() == ".svg":
+            return self.path.read_text(encoding="utf-8")
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Picture {self.path}>" if self.path is not None else "<Picture (SVG)>"
 
 
 @contextlib.contextmanager

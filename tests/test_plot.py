@@ -216,3 +216,12 @@ def test_range_marks_the_presets(matplotlib: ModuleType, tmp_path: Path) -> None
     path = tmp_path / "marks.svg"
     assert run_cli("gpt2 (d=d, L=24)", "--plot", str(path), "--range", "d=512..2048").status == 0
     assert "gpt2_medium" in path.read_text(encoding="utf-8")
+
+
+def test_a_result_draws_itself_in_a_notebook() -> None:
+    oracles.require("matplotlib")
+    picture = derive.count("in 100 -> embed 8 -> lstm 16 -> dense 100").plot()
+    svg = picture._repr_svg_()
+    assert svg is not None
+    assert svg.lstrip().startswith("<?xml")
+    assert "recurrent" in svg

@@ -208,6 +208,11 @@ def _show(spec: str, args: argparse.Namespace, strict: bool, used: set[str]) -> 
     result = result.subs(**sizes) if sizes else result
     unit = "flops" if args.flops else "macs" if args.macs else None
     if args.explain and not args.json:
+        if args.memory:
+            from .render import compute as rendered
+
+            memory = result.memory(args.dtype, args.optimizer)
+            return "\n".join([result.explain(unit), "", *rendered.memory_lines(memory)])
         return result.explain(unit)
     if args.explain:
         return json.dumps(result.explain_dict(), ensure_ascii=False)
@@ -246,10 +251,13 @@ def _compute(result: Result, args: argparse.Namespace, unit: str | None) -> str:
     memory = result.memory(args.dtype, args.optimizer) if args.memory else None
     if args.json:
         return json.dumps({**result.as_dict(), **shown.compute_dict(result, unit, args.train, memory)})
-    if args.latex and unit:
-        return result.latex(standalone=args.standalone, extra=tuple(shown.latex_lines(result, unit, args.train)))
-    if args.markdown and unit:
-        return "\n".join([result.markdown(unit), *shown.markdown_lines(result, unit, args.train)])
+    if args.latex:
+        extra = shown.latex_lines(result, unit, args.train) if unit else []
+        extra += shown.memory_latex(memory) if memory is not None else []
+        return result.latex(standalone=args.standalone, extra=tuple(extra))
+    if args.markdown:
+        lines = [result.markdown(unit), *(shown.markdown_lines(result, unit, args.train) if unit else [])]
+        return "\n".join([*lines, *(shown.memory_markdown(memory) if memory is not None else [])])
     lines = [result.text(args.depth, unit)]
     if unit:
         lines.extend(shown.lines(result, unit, args.train))
@@ -518,8 +526,8 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--plot draws one measure: --flops, --macs or --memory")
     if (args.dtype != "fp32" or args.optimizer != "none") and not args.memory:
         parser.error("--dtype and --optimizer go with --memory")
-    if args.memory and (args.latex or args.markdown or args.explain):
-        parser.error("--memory prints text or --json")
+    if args.memory and args.standalone:
+        parser.error("--memory goes with --latex, not --standalone")
     if (args.flops or args.macs) and args.explain and args.json:
         parser.error("--explain --json gives the terms; --flops --json gives the FLOPs of every layer")
     if (args.flops or args.macs) and args.standalone:

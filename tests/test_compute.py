@@ -155,7 +155,7 @@ def test_cli_refuses_what_does_not_go_together() -> None:
     assert run_cli("in 10 -> dense 5", "--train").status == 2
     assert run_cli("in 10 -> dense 5", "--dtype", "bf16").status == 2
     assert run_cli("in 10 -> dense 5", "--flops", "--latex", "--standalone").status == 2
-    assert run_cli("in 10 -> dense 5", "--memory", "--markdown").status == 2
+
     run = run_cli("in 10 -> dense 5", "--memory", "--dtype", "fp8")
     assert run.status == 2
     assert run.err.startswith("error: unknown data type 'fp8'")
@@ -193,4 +193,8 @@ def test_flops_in_markdown_latex_and_explain() -> None:
     assert latex.rstrip().endswith(r"\end{align*}")
     explained = run_cli(spec, "--macs", "--explain", "--set", "T=2").out
     assert "MACs, forward: 3,072" in explained
-    assert run_cli(spec, "--memory", "--latex").status == 2
+    # memory in Markdown, LaTeX and --explain: 4 bytes for each of the 800 + 1,600 parameters
+    assert "| weights | 9,600 | 9.38 KiB |" in run_cli(spec, "--memory", "--markdown").out
+    assert r"\text{weights (fp32)} &= 9\,600\ \text{bytes}" in run_cli(spec, "--memory", "--latex").out
+    assert "weights  9,600" in run_cli(spec, "--memory", "--explain").out
+    assert run_cli(spec, "--memory", "--latex", "--standalone").status == 2

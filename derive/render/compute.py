@@ -130,3 +130,22 @@ def explain_line(result: Computed, node: NodeResult, unit: str) -> str | None:
         return None
     total = result.bind_compute(unit_factor(unit) * sum(values, sp.Integer(0)))
     return f"{'FLOPs' if unit == 'flops' else 'MACs'}, forward: {number(total)}"
+
+
+def memory_markdown(memory: Memory) -> list[str]:
+    """The memory as a Markdown table."""
+    optimizer = "no optimizer" if memory.optimizer == "none" else memory.optimizer
+    found = ["", f"**memory** ({memory.dtype}, {optimizer})", "", "| | bytes | | |", "|:--|--:|--:|:--|"]
+    for name, value, why in memory.items:
+        found.append(f"| {name} | {_shown(value)} | {human_bytes(value)} | {why} |")
+    found.append(f"| **total** | **{_shown(memory.total)}** | {human_bytes(memory.total)} | |")
+    return found
+
+
+def memory_latex(memory: Memory) -> list[str]:
+    """The memory as lines of an ``align*`` block, in bytes."""
+    found = []
+    for name, value, _ in (*memory.items, ("memory, total", memory.total, "")):
+        label = f"{name} ({memory.dtype})" if name == "weights" else name
+        found.append(rf"  \text{{{label}}} &= {_tex(value)}\ \text{{bytes}}")
+    return found

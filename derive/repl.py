@@ -171,7 +171,8 @@ class Session:
         convention; with the session's bindings for the symbols it has."""
         written = parse(spec, self.scope).convention
         result = count(spec, None if written else default or self.convention, prelude=self.scope)
-        bound = self._bindings_for(result.symbols)
+        # the compute sizes T and B too: counts do not use them, FLOPs and memory do
+        bound = self._bindings_for([*result.symbols, *COMPUTE_SYMBOLS.values()])
         return result.subs(**bound) if bound else result
 
     def _bindings_for(self, symbols: list[sp.Symbol]) -> dict[str, int]:
@@ -283,9 +284,6 @@ class Session:
     def _json(self, rest: str) -> str:
         return self._dumps(self._count(self._last()).as_dict())
 
-    def _compute_sizes(self) -> dict[str, Any]:
-        return {k: v for k, v in self.bindings.items() if k in COMPUTE_SYMBOLS}
-
     def _flops(self, rest: str) -> str:
         from .render import compute as shown
 
@@ -297,7 +295,6 @@ class Session:
             )
         unit = "macs" if "macs" in words else "flops"
         result = self._count(self._last())
-        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
         if self.json:
             return self._dumps(shown.compute_dict(result, unit, "train" in words, None))
         return "\n".join([result.text(self.depth, unit), *shown.lines(result, unit, "train" in words)])
@@ -307,7 +304,6 @@ class Session:
 
         words = rest.split()
         result = self._count(self._last())
-        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
         memory = result.memory(*words)
         if self.json:
             return self._dumps(shown.compute_dict(result, None, False, memory))
@@ -328,7 +324,6 @@ class Session:
             )
         what = measures[0] if measures else "params"
         result = self._count(self._last())
-        result = result.subs(**self._compute_sizes()) if self._compute_sizes() else result
         if ranges:
             from .api import presets_on
 

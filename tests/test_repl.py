@@ -454,7 +454,7 @@ def test_an_internal_error_is_one_line_and_the_session_goes_on(monkeypatch: pyte
     assert session.failed
     assert session.last == "in 3 -> dense 2"
     monkeypatch.undo()
-    assert "total: 8" in session.handle(":explain") or "8" in session.handle(":json")
+    assert "total: 8" in session.handle(":explain")  # 3·2 weights + 2 biases
     assert not session.failed
 
 
@@ -736,3 +736,25 @@ def test_completion_offers_the_sessions_blocks_and_the_prelude_nets() -> None:
     assert "pairwise" in found
     nets = {c.text for c in repl.completer(session).get_completions(Document("sutsk"), CompleteEvent())}
     assert "sutskever2014" in nets
+
+
+# --- :flops and :memory -------------------------------------------------------------------------
+
+
+def test_flops_and_memory_use_the_sessions_t_and_b() -> None:
+    # One LSTM of 16 on 8-wide embeddings, 2·T·4·16·(8 + 16) FLOPs a sequence: T = 10, B = 3.
+    _, _, flops, macs, memory = answers(
+        "in 100 -> embed 8 -> lstm 16", ":set T=10 B=3", ":flops train", ":flops macs", ":memory bf16 adam"
+    )
+    forward = 3 * 2 * 10 * 4 * 16 * 24
+    assert f"FLOPs, forward, for a batch of 3: {forward:,}" in flops
+    assert f"FLOPs, training (forward and backward, ≈ 3 × forward): {3 * forward:,}" in flops
+    assert f"MACs, forward, for a batch of 3: {forward // 2:,}" in macs
+    params = 100 * 8 + 4 * 16 * (8 + 16) + 4 * 16
+    assert f"total        {16 * params:,}" in memory  # 2 + 2 + 12 bytes a parameter
+
+
+def test_flops_and_memory_refuse_words_they_do_not_take() -> None:
+    _, flops, memory = answers("in 10 -> dense 5", ":flops mac", ":memory fp8")
+    assert "error: :flops takes 'macs' and 'train', not 'mac'" in flops
+    assert "error: unknown data type 'fp8'" in memory

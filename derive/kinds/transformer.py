@@ -39,7 +39,7 @@ import sympy as sp
 from ..algebra import sstr
 from ..errors import Span
 from ..shapes import Shape
-from .base import LORA, Ctx, Kind, Option, Term, Terms, invalid, last, lora, lora_macs, option_error, same
+from .base import LORA, Ctx, Kind, Option, Term, Terms, add, invalid, last, lora, lora_macs, option_error, same
 
 #: The matrices of attention a LoRA adapter may adapt, in the order written.
 _ADAPTABLE = "qkvo"
@@ -108,43 +108,53 @@ def _adapted(ctx: Ctx) -> str:
     return chosen.lower() if isinstance(chosen, str) else "qv"
 
 
-def _attn(ctx: Ctx) -> tuple[Term, ...]:
-    d, i = ctx.h, ctx.i
+def _projections(ctx: Ctx) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    """The four matrices of attention, each (in, out): W_q i -> H·k, W_k j -> G·k, W_v j -> G·v,
+    W_o H·v -> d. Their parameters, products and adapters all come from here."""
     heads, kv, k, v, j = _heads(ctx)
+    return {"q": (ctx.i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, ctx.h)}
+
+
+def _adapted_matrices(ctx: Ctx, matrices: dict[str, tuple[sp.Expr, sp.Expr]]) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    adapted = _adapted(ctx)
+    return {name: m for name, m in matrices.items() if name in adapted}
+
+
+def _attn(ctx: Ctx) -> tuple[Term, ...]:
+    heads, kv, k, v, j = _heads(ctx)
+    m = _projections(ctx)
     found = [
-        Term("query weights", i * heads * k, f"W_q, {_x(i, heads * k)}: {sstr(heads)} query heads of width {sstr(k)}"),
-        Term("key weights", j * kv * k, f"W_k, {_x(j, kv * k)}: {sstr(kv)} key/value heads"),
-        Term("value weights", j * kv * v, f"W_v, {_x(j, kv * v)}: {sstr(kv)} value heads of width {sstr(v)}"),
-        Term("output weights", heads * v * d, f"W_o, {_x(heads * v, d)}: the heads back to the width"),
+        Term(
+            "query weights", m["q"][0] * m["q"][1], f"W_q, {_x(*m['q'])}: {sstr(heads)} query heads of width {sstr(k)}"
+        ),
+        Term("key weights", m["k"][0] * m["k"][1], f"W_k, {_x(*m['k'])}: {sstr(kv)} key/value heads"),
+        Term("value weights", m["v"][0] * m["v"][1], f"W_v, {_x(*m['v'])}: {sstr(kv)} value heads of width {sstr(v)}"),
+        Term("output weights", m["o"][0] * m["o"][1], f"W_o, {_x(*m['o'])}: the heads back to the width"),
     ]
     bias = ctx["bias"]
     if bias == "all":
-        found.append(Term("biases", heads * k + kv * k + kv * v + d, "b_q (H·k), b_k (G·k), b_v (G·v) and b_o (d)"))
+        found.append(Term("biases", add([out for _, out in m.values()]), "b_q (H·k), b_k (G·k), b_v (G·v) and b_o (d)"))
     elif bias == "qkv":
-        found.append(Term("biases", heads * k + kv * k + kv * v, "b_q (H·k), b_k (G·k) and b_v (G·v); none on W_o"))
+        qkv = add([m[name][1] for name in "qkv"])
+        found.append(Term("biases", qkv, "b_q (H·k), b_k (G·k) and b_v (G·v); none on W_o"))
+    factors = "A (r × in) and B (out × r)"
     if ctx["lora_layout"] == "keras":
         # Keras's EinsumDense.enable_lora: A of kernel.shape[:-1] + (r,), B of (r, kernel.shape[-1])
         # (keras/src/layers/core/einsum_dense.py), on kernels (i, H, k), (j, G, k), (j, G, v), (H, v, d).
-        matrices = {"q": (i * heads, k), "k": (j * kv, k), "v": (j * kv, v), "o": (heads * v, d)}
+        m = {"q": (ctx.i * heads, k), "k": (j * kv, k), "v": (j * kv, v), "o": m["o"]}
         factors = "Keras's A (in, heads, r) and B (r, head width)"
-    else:
-        matrices = {"q": (i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, d)}
-        factors = "A (r × in) and B (out × r)"
-    adapted = _adapted(ctx)
-    return (*found, *lora(ctx, {name: m for name, m in matrices.items() if name in adapted}, factors))
+    return (*found, *lora(ctx, _adapted_matrices(ctx, m), factors))
 
 
 def _attn_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
-    # The four projections at every position, then per head Q·Kᵀ (n × k by k × n) and the
-    # weights times V (n × n by n × v): Vaswani et al. 2017, §3.2; causal masking halves the
-    # two products (the Megatron and MaxText convention). Keys and values come from as many
-    # positions as the queries (a cross-attention's memory is taken as long as its input).
-    d, i = ctx.h, ctx.i
-    heads, kv, k, v, j = _heads(ctx)
-    projections = i * heads * k + j * kv * k + j * kv * v + heads * v * d
-    matrices = {"q": (i, heads * k), "k": (j, kv * k), "v": (j, kv * v), "o": (heads * v, d)}
-    adapted = _adapted(ctx)
-    projections += lora_macs(ctx, {name: m for name, m in matrices.items() if name in adapted})
+    # The four projections at every position (and an adapter's x·A·B, counted in PEFT's
+    # layout), then per head Q·Kᵀ (n × k by k × n) and the weights times V (n × n by n × v):
+    # Vaswani et al. 2017, §3.2; causal masking halves the two products (the Megatron and
+    # MaxText convention). Keys and values come from as many positions as the queries (a
+    # cross-attention's memory is taken as long as its input).
+    heads, _, k, v, _ = _heads(ctx)
+    m = _projections(ctx)
+    projections = add([a * b for a, b in m.values()]) + lora_macs(ctx, _adapted_matrices(ctx, m))
     products = heads * positions**2 * (k + v)
     if ctx["causal"]:
         products = products / 2

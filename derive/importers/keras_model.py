@@ -395,11 +395,12 @@ def from_keras(model: Any, strict: bool = True) -> Imported:
 
     ``strict=False`` writes a layer derive cannot map as ``params N`` instead of refusing it.
     """
+    # Without keras installed, nothing given can be one of its models: the same error either way.
     try:
         import keras  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - keras is what the model came from
-        raise UnsupportedModelError("from_keras needs Keras 3: pip install keras") from None
-    if not isinstance(model, keras.Model):
+    except ImportError:
+        keras = None
+    if keras is None or not isinstance(model, keras.Model):
         raise UnsupportedModelError(
             f"from_keras takes a Keras model, not {type(model).__name__}",
             hint="a torch module: derive.from_torch(module); a Hugging Face config: derive.from_hf(path)",

@@ -501,11 +501,12 @@ def from_torch(module: Any, strict: bool = True) -> Imported:
 
     ``strict=False`` writes a module derive cannot map as ``params N`` instead of refusing it.
     """
+    # Without torch installed, nothing given can be one of its modules: the same error either way.
     try:
         import torch
-    except ImportError:  # pragma: no cover - torch is what the module came from
-        raise UnsupportedModelError("from_torch needs PyTorch: pip install torch") from None
-    if not isinstance(module, torch.nn.Module):
+    except ImportError:
+        torch = None  # type: ignore[assignment]
+    if torch is None or not isinstance(module, torch.nn.Module):
         raise UnsupportedModelError(
             f"from_torch takes a torch.nn.Module, not {type(module).__name__}",
             hint="a Keras model: derive.from_keras(model); a Hugging Face config: derive.from_hf(path)",

@@ -10,12 +10,15 @@ the fault. Every cell is the user's text: the errors show it with control charac
 
 from __future__ import annotations
 
+import codecs
 import functools
+import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import DeriveError, Span, _caret, did_you_mean, span_at
 from .figures import MAX_DIGITS, Figure, StatedFigureError, quoted
@@ -26,6 +29,7 @@ __all__ = [
     "MAX_BYTES",
     "Case",
     "CaseFileError",
+    "iter_cases",
     "parse_toml",
     "parse_tsv",
     "printable",
@@ -120,8 +124,11 @@ class CaseFileError(DeriveError, ValueError):
         return _caret(text, Span(column, column + width, 1, column + 1), number)
 
 
-def _fault(message: str, path: str, text: str, at: int, width: int, hint: str | None = None) -> CaseFileError:
-    return CaseFileError(message, path, span_at(text, at, at + max(1, width)), hint=hint, source=text)
+def _fault(
+    message: str, path: str, line: str, number: int, at: int, width: int, hint: str | None = None
+) -> CaseFileError:
+    """An error at ``at`` (``width`` characters) in ``line``, line ``number`` of the file."""
+    return CaseFileError(message, path, Span(at, at + max(1, width), number, at + 1), hint=hint, source=line)
 
 
 # --- cases ------------------------------------------------------------------------------------
@@ -146,10 +153,42 @@ class Case:
 def read_cases(path: str | Path) -> list[Case]:
     """The cases of the file at ``path``: TOML when its name ends in ``.toml``, else TSV.
 
-    Raises :class:`CaseFileError`, naming the file and the line, for a file that cannot be read,
-    including one larger than :data:`MAX_BYTES` (a device such as ``/dev/zero`` never ends).
+    Raises :class:`CaseFileError`, naming the file and the line, for a file that cannot be read.
+    """
+    return list(iter_cases(path))
+
+
+def iter_cases(path: str | Path) -> Iterator[Case]:
+    """The cases of the file at ``path``, one at a time: a tab-separated table in a regular
+    file is read line by line, so that a table of millions of rows takes no more memory than
+    one. A TOML file, or a table that is not a regular file (a pipe, a device), is read whole,
+    up to :data:`MAX_BYTES` (a device such as ``/dev/zero`` never ends), as is each line.
+
+    Raises :class:`CaseFileError`, naming the file and the line, when the reading comes to
+    what cannot be read: check a file by reading it through once before acting on its rows.
     """
     name = str(path)
+    toml = name.lower().endswith(".toml")
+    found = False
+    if toml or not os.path.isfile(path):
+        text = _read(path, name)
+        yield from (cases := parse_toml(text, name) if toml else parse_tsv(text, name))
+        found = bool(cases)
+    else:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - closed below, once the generator is done
+        except OSError as error:
+            raise CaseFileError(f"cannot read the file: {error.strerror or error}", name) from None
+        with file:
+            for case in _tsv_cases(_lines(file, name), name):
+                found = True
+                yield case
+    if not found:
+        raise CaseFileError("the file has no cases", name, hint="a table needs at least one row to check")
+
+
+def _read(path: str | Path, name: str) -> str:
+    """The whole text of the file, up to :data:`MAX_BYTES`."""
     try:
         with open(path, "rb") as file:
             data = file.read(MAX_BYTES + 1)
@@ -162,15 +201,32 @@ def read_cases(path: str | Path) -> list[Case]:
             hint="a table of cases is text; split a larger one into several files",
         )
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise CaseFileError("the file is not UTF-8 text", name, Span(0, 1, line, 1)) from None
-    del data
-    cases = parse_toml(text, name) if name.lower().endswith(".toml") else parse_tsv(text, name)
-    if not cases:
-        raise CaseFileError("the file has no cases", name, hint="a table needs at least one row to check")
-    return cases
+
+
+def _lines(file: BinaryIO, name: str) -> Iterator[str]:
+    """The lines of a file, decoded one at a time (without their newlines)."""
+    number = 0
+    try:
+        while raw := file.readline(MAX_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_BYTES:
+                raise CaseFileError(
+                    f"line {number:,} is longer than {MAX_BYTES:,} bytes",
+                    name,
+                    hint="a table of cases is text, a row to a line",
+                )
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw.decode("utf-8").removesuffix("\n")
+            except UnicodeDecodeError:
+                raise CaseFileError("the file is not UTF-8 text", name, Span(0, 1, number, 1)) from None
+    except OSError as error:
+        raise CaseFileError(f"cannot read the file: {error.strerror or error}", name) from None
 
 
 def _category(written: str) -> str | None:
@@ -199,24 +255,28 @@ def parse_tsv(text: str, path: str = "<tsv>") -> list[Case]:
     not both; empty columns at the end of a row may be left out (an editor may strip its
     trailing tabs), so a row has 3 to 6 columns.
     """
-    cases: list[Case] = []
+    return list(_tsv_cases(text.split("\n"), path))
+
+
+def _tsv_cases(lines: Iterable[str], path: str) -> Iterator[Case]:
+    """The cases of a tab-separated table given line by line (without their newlines), as
+    they are read: a table is streamed, never held whole."""
     conventions: dict[str, str] = {}  # one string per convention named, not one per row
-    offset = 0
     first = True
-    for number, raw in enumerate(text.split("\n"), 1):
-        start, offset = offset, offset + len(raw) + 1
+    for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        fields = _fields(line, start)
+        fields = _fields(line)
         if first and fields[0][0].lower() == "spec":
             names = tuple(f.lower() for f, _ in fields)
             if len(names) < 3 or names != COLUMNS[: len(names)]:
                 raise _fault(
                     "a header row must name the columns spec, convention, exact, stated, source (and category)",
                     path,
-                    text,
-                    start,
+                    line,
+                    number,
+                    0,
                     len(line),
                 )
             first = False
@@ -228,36 +288,29 @@ def parse_tsv(text: str, path: str = "<tsv>") -> list[Case]:
                 "expected 5 or 6 tab-separated columns (spec, convention, exact, stated, source, "
                 f"and optionally category), found {len(fields)}",
                 path,
-                text,
-                start,
+                line,
+                number,
+                0,
                 len(line),
                 "columns are separated by tabs" + (", not spaces" if spaces else ""),
             )
-        fields += [("", start + len(line))] * (len(COLUMNS) - len(fields))  # empty columns at the end may be left out
-        cases.append(_row(fields, number, text, start, len(line), path, conventions))
-    return cases
+        fields += [("", len(line))] * (len(COLUMNS) - len(fields))  # empty columns at the end may be left out
+        yield _row(fields, number, line, path, conventions)
 
 
-def _row(
-    fields: list[tuple[str, int]],
-    number: int,
-    text: str,
-    start: int,
-    length: int,
-    path: str,
-    conventions: dict[str, str],
-) -> Case:
-    """The case of one row of a table, from its fields and their offsets in ``text``."""
+def _row(fields: list[tuple[str, int]], number: int, line: str, path: str, conventions: dict[str, str]) -> Case:
+    """The case of row ``number``, from its fields and their offsets in ``line``."""
     (spec, _), (convention, _), (exact, at_exact), (stated, at_stated), (source, _), (category, at_category) = fields
     if not spec:
-        raise _fault("the spec is empty", path, text, fields[0][1], 1)
+        raise _fault("the spec is empty", path, line, number, fields[0][1], 1)
     if not exact and not stated:
         raise _fault(
             "the row has neither an exact count nor a stated figure",
             path,
-            text,
-            start,
-            length,
+            line,
+            number,
+            0,
+            len(line),
             "fill in the exact column, the stated column, or both",
         )
     count = None
@@ -266,32 +319,33 @@ def _row(
             raise _fault(
                 f"the exact count must be a whole number, not {quoted(exact)}",
                 path,
-                text,
+                line,
+                number,
                 at_exact,
                 len(exact),
                 "write it as 21178402 or 21,178,402; a rounded figure goes in the stated column",
             )
         digits = exact.replace(",", "")
         if len(digits) > MAX_DIGITS:
-            raise _fault(_too_many_digits(len(digits)), path, text, at_exact, len(exact))
+            raise _fault(_too_many_digits(len(digits)), path, line, number, at_exact, len(exact))
         count = int(digits)
     figure = None
     if stated:
         try:
             figure = _figure(stated)
         except StatedFigureError as error:
-            raise _fault(error.message, path, text, at_stated, len(stated), error.hint) from None
+            raise _fault(error.message, path, line, number, at_stated, len(stated), error.hint) from None
     checked = _category(category)
     if checked is None:
         message, hint = _unknown_category(category)
-        raise _fault(message, path, text, at_category, len(category), hint)
+        raise _fault(message, path, line, number, at_category, len(category), hint)
     return Case(spec, conventions.setdefault(convention, convention) or None, count, figure, source, number, checked)
 
 
-def _fields(line: str, start: int) -> list[tuple[str, int]]:
-    """The tab-separated fields of ``line``, stripped, each with its offset in the file."""
+def _fields(line: str) -> list[tuple[str, int]]:
+    """The tab-separated fields of ``line``, stripped, each with its offset in the line."""
     fields = []
-    at = start
+    at = 0
     for field in line.split("\t"):
         stripped = field.strip()
         fields.append((stripped, at + (field.index(stripped) if stripped else 0)))
@@ -321,9 +375,6 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
     lines = text.split("\n")
     cases = data.get("case", [])
     headers = [n for n, line in enumerate(lines, 1) if re.match(r"\s*\[\[\s*case\s*\]\]", line)]
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
 
     tables = isinstance(cases, list) and len(headers) == len(cases)
     # Cases written inline, case = [{...}], are placed on the line of 'case'.
@@ -346,7 +397,8 @@ def parse_toml(text: str, path: str = "<toml>") -> list[Case]:
         return first
 
     def fault(message: str, line: int, hint: str | None = None) -> CaseFileError:
-        return _fault(message, path, text, starts[line - 1], len(lines[line - 1].rstrip("\r")), hint)
+        written = lines[line - 1].rstrip("\r")
+        return _fault(message, path, written, line, 0, len(written), hint)
 
     keys = ", ".join(COLUMNS)
     for key in data:

@@ -13,10 +13,11 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TextIO
+from typing import TextIO, cast
 
 from . import __version__
 from .api import Result, count
@@ -369,6 +370,26 @@ def _write(out: TextIO, text: str) -> None:
         raise StreamError("cannot write to standard output", error) from error
 
 
+class _Output(io.TextIOBase):
+    """Standard output for a report written as it is made (a table of a million rows is never
+    held whole): a failure to write is a :class:`StreamError`, reported as such."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        _write(self.out, text)
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StreamError("cannot write to standard output", error) from error
+
+
 def _say(err: TextIO, text: str) -> None:
     """Write a message to standard error; if even that fails, there is no one left to tell."""
     with contextlib.suppress(OSError):
@@ -434,10 +455,7 @@ def main(
 
 def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: TextIO) -> int:
     if words[:1] == ["check"]:  # derive check FILE: its own exit status (1 means a row disagrees)
-        report = io.StringIO()  # written here, where a failure to write is reported
-        status = check_main(words[1:], report, stderr)
-        _write(stdout, report.getvalue())
-        return status
+        return check_main(words[1:], cast(TextIO, _Output(stdout)), stderr)
     parser = build_parser()
     shown = io.StringIO()  # argparse would hide a failure to write --help or --version
     try:  # argparse exits for --help, --version and usage errors: return its status instead
@@ -580,7 +598,26 @@ def build_check_parser() -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object: file, cases, held, failed")
     output.add_argument("--markdown", action="store_true", help="print a GitHub Markdown table, for a CI job summary")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="count the rows in N processes (0: one per CPU); the report is the same, in the same order",
+    )
     return parser
+
+
+def _jobs(text: str) -> int:
+    """``--jobs N``: a whole number of processes, 0 for one per CPU."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, not {text!r}") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (one per CPU) or more processes, not {jobs}")
+    return jobs or os.cpu_count() or 1
 
 
 def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -598,13 +635,22 @@ def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else 2
     try:
-        from . import check
+        from .check import stream
 
-        report = check.check_file(args.file)
-        stdout.write((report.json() if args.json else report.markdown() if args.markdown else report.text()) + "\n")
+        form = "json" if args.json else "markdown" if args.markdown else "text"
+        progress = stderr if _interactive(stderr) else None
+        failed = stream.run(args.file, stdout, form, jobs=args.jobs, progress=progress)
     except DeriveError as error:
         stderr.write(error.render() + "\n")
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0 if report.failed == 0 else 1
+    return 0 if failed == 0 else 1
+
+
+def _interactive(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (where a progress line may be shown)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -518,7 +518,7 @@ def test_usage_errors(argv: list[str]) -> None:
 def test_help() -> None:
     status, out, _ = run_check("--help")
     assert status == 0
-    assert out.startswith("usage: derive check [-h] [--json | --markdown] FILE")
+    assert out.startswith("usage: derive check [-h] [--json | --markdown] [-j N] FILE")
 
 
 # --- hostile tables: huge numbers, deep nesting, control characters, devices, Ctrl-C ---------
@@ -937,3 +937,138 @@ def test_the_check_package_does_not_import_the_command_line() -> None:
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             assert not {"cli", "repl", "derive.cli", "derive.repl"} & set(names), f"{module.name} imports {names}"
+
+
+# --- large tables: streamed, counted in several processes, progress on a terminal ------------
+
+
+def _mixed_table(rows: int) -> str:
+    """Rows that hold, disagree, cannot be counted, and check categories, in turn."""
+    kinds = [
+        f"in 3 -> lstm 2\tkeras\t{LSTM_3_2}\t\tholds",
+        "in 3 -> lstm 2\tkeras\t49\t\tdisagrees by one",
+        "in 3 -> lstm\tkeras\t48\t\ta spec that cannot be counted",
+        f"in 3 -> lstm 2\tkeras\t{LSTM_3_2}\t\ttrainable\ttrainable",
+        "in 39 -> lstm 1024 x3 -> dense 34\tkeras\t\t21.2M\tthe worked example",
+        "in 205 -> lstm 700 x5 -> dense 205\tgraves2013\t\t21M\tGraves 2013",
+    ]
+    return "spec\tconvention\texact\tstated\tsource\tcategory\n" + "".join(
+        kinds[k % len(kinds)] + "\n" for k in range(rows)
+    )
+
+
+@pytest.mark.parametrize("form", [[], ["--json"], ["--markdown"]])
+def test_jobs_print_the_same_report_in_the_same_order(tmp_path: Path, form: list[str]) -> None:
+    # More rows than two chunks per worker, so that chunks come back while others are counted.
+    path = write(tmp_path, "t.tsv", _mixed_table(300))
+    alone = run_check(path, *form)
+    for jobs in ("2", "3"):
+        assert run_check(path, *form, "--jobs", jobs) == alone
+    # and the same as the report made in memory, row by row
+    report = check.check_file(path)
+    shown = report.json() if form == ["--json"] else report.markdown() if form else report.text()
+    assert alone == (1, shown + "\n", "")
+    # Per six rows: 48, the trainable 48, 21.2M (KERAS_3X1024) and 21M (GRAVES) hold; 49 and
+    # the spec without a size fail.
+    assert (round(KERAS_3X1024 / 1e5) / 10, round(GRAVES / 1e6)) == (21.2, 21)
+    assert (report.held, report.failed) == (200, 100)
+
+
+def test_a_table_streams_through_a_spool_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derive.check import stream
+
+    path = write(tmp_path, "t.tsv", _mixed_table(60))
+    in_memory = run_check(path)
+    monkeypatch.setattr(stream, "_SPOOLED", 1)  # every row goes to the temporary file
+    assert run_check(path) == in_memory
+    assert run_check(path, "--json") == (1, check.check_file(path).json() + "\n", "")
+
+
+def test_the_reader_streams_a_table(tmp_path: Path) -> None:
+    # Rows come one at a time: the two before a malformed row are read before it is found.
+    path = write(tmp_path, "t.tsv", "in 3 -> lstm 2\tkeras\t48\nin 3 -> lstm 2\tkeras\t48\nin 3 -> lstm 2\tkeras\tx\n")
+    rows = check.iter_cases(path)
+    assert [next(rows).line, next(rows).line] == [1, 2]
+    with pytest.raises(CaseFileError) as caught:
+        next(rows)
+    assert (caught.value.line, caught.value.column) == (3, len("in 3 -> lstm 2\tkeras\t") + 1)
+
+
+def test_a_malformed_row_anywhere_stops_the_check_before_anything_is_printed(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", _mixed_table(500) + "in 3 -> lstm 2\tkeras\t4 8\n")
+    for jobs in ("1", "2"):
+        status, out, err = run_check(path, "--jobs", jobs)
+        assert (status, out) == (2, "")
+        assert f"line 502, column {len('in 3 -> lstm 2  keras  ')}" not in err  # the column counts a tab as one
+        assert f"{path}, line 502, column {len('in 3 -> lstm 2 keras ') + 1}" in err
+
+
+def test_a_table_from_a_pipe(tmp_path: Path) -> None:
+    # A pipe cannot be read twice: it is read whole, then checked.
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "check", "/dev/stdin", "--json"],
+        input=_mixed_table(12),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    data = json.loads(done.stdout)
+    assert (done.returncode, data["held"], data["failed"], len(data["cases"])) == (1, 8, 4, 12)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_and_erased(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", _mixed_table(6))
+    out, err = io.StringIO(), _Terminal()
+    status = cli.main(["check", str(path)], stdout=out, stderr=err)
+    assert status == 1
+    shown = err.getvalue()
+    last = "derive check: 6 of 6 rows (100%)"
+    assert shown.startswith("\rderive check: ")
+    assert shown.endswith("\r" + last + "\r" + " " * len(last) + "\r")  # the last count, then erased
+    assert out.getvalue() == check.check_file(path).text() + "\n"
+
+
+def test_no_progress_off_a_terminal(tmp_path: Path) -> None:
+    assert run_check(write(tmp_path, "t.tsv", _mixed_table(6)))[2] == ""
+
+
+@pytest.mark.parametrize("jobs", ["-1", "two", ""])
+def test_jobs_must_be_a_number_of_processes(tmp_path: Path, jobs: str) -> None:
+    status, out, err = run_check(write(tmp_path, "t.tsv", _mixed_table(1)), "--jobs", jobs)
+    assert (status, out) == (2, "")
+    assert "argument -j/--jobs: expected" in err
+
+
+def test_jobs_0_is_one_per_cpu() -> None:
+    args = cli.build_check_parser().parse_args(["t.tsv", "--jobs", "0"])
+    assert args.jobs == (os.cpu_count() or 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers in /proc (Linux)")
+def test_ctrl_c_with_jobs_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    # Rows slow enough to count that the check is still running when Ctrl-C comes.
+    path = write(tmp_path, "t.tsv", "in 39 -> lstm 1024 x3 -> dense 34\tkeras\t\t21.2M\n" * 20_000)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "derive", "check", str(path), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None and not children.read_text().split():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+    out, err = child.communicate(timeout=60)
+    assert (child.returncode, out, err) == (130, "", "")

@@ -10,7 +10,9 @@ It has three parts, one per job:
 - :mod:`derive.check.figures`: stated figures (``21.3M``, ``about 21M``) and the rule that
   holds an exact count to them, which :mod:`derive.testing` uses too;
 - :mod:`derive.check.report`: each case counted into an :class:`Outcome`, and the
-  :class:`Report` as text, JSON or GitHub Markdown.
+  :class:`Report` as text, JSON or GitHub Markdown;
+- :mod:`derive.check.stream`: a table of any length checked row by row, in one process or
+  several (``derive check --jobs N``), its report written as it is in memory.
 
 ``derive check FILE`` is its command line, in :mod:`derive.cli`.
 
@@ -19,7 +21,18 @@ It has three parts, one per job:
 """
 
 from .figures import FORMS, MAX_DIGITS, Figure, StatedFigureError, disagreement, holds
-from .reader import CATEGORIES, COLUMNS, MAX_BYTES, Case, CaseFileError, parse_toml, parse_tsv, printable, read_cases
+from .reader import (
+    CATEGORIES,
+    COLUMNS,
+    MAX_BYTES,
+    Case,
+    CaseFileError,
+    iter_cases,
+    parse_toml,
+    parse_tsv,
+    printable,
+    read_cases,
+)
 from .report import Outcome, Report, check_case, check_cases, check_file
 
 __all__ = [
@@ -39,6 +52,7 @@ __all__ = [
     "check_file",
     "disagreement",
     "holds",
+    "iter_cases",
     "parse_toml",
     "parse_tsv",
     "printable",

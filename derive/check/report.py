@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ..errors import DeriveError, UnboundSymbolError
 from .figures import disagreement
 from .reader import Case, printable, read_cases, shown
 
-__all__ = ["Outcome", "Report", "check_case", "check_cases", "check_file"]
+__all__ = ["Outcome", "Report", "Row", "Tally", "check_case", "check_cases", "check_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,44 @@ class Outcome:
         if self.count is None or self.case.stated is None:
             return None
         return self.case.stated.rounded(self.count)
+
+    def row(self, form: str = "text") -> Row:
+        """The row as the report prints it in ``form`` (``text``, ``markdown`` or ``json``)."""
+        case = self.case
+        if form == "json":
+            return Row(self.status, case.category, (), (), None, _safe(json.dumps(self.as_dict(), ensure_ascii=False)))
+        failure: tuple[str, ...] = ()
+        listed = None
+        cells: tuple[str, ...]
+        if form == "markdown":
+            cells = (
+                "✅" if self.holds else "❌",
+                str(case.line),
+                f"`{_cell(_one_line(case.spec))}`",
+                _cell(self.convention or "—"),
+                _grouped(self.count),
+                _grouped(case.exact),
+                "—" if case.stated is None else _cell(case.stated.text),
+                _signed(self.difference),
+                _cell(case.source),
+            )
+            if not self.holds:
+                what = f"cannot count the spec: {self.reason}" if self.status == "error" else self.reason
+                listed = f"- ❌ line {case.line}: {_cell(what or '')}"
+            return Row(self.status, case.category, cells, (), listed)
+        cells = (
+            str(case.line),
+            self.status,
+            _grouped(self.count),
+            _grouped(case.exact),
+            "—" if case.stated is None else printable(case.stated.text),
+            _signed(self.difference),
+            printable(self.convention or "—"),
+            printable(_one_line(case.spec)),
+        )
+        if not self.holds:
+            failure = tuple(_failure(self))
+        return Row(self.status, case.category, cells, failure)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form of the row."""
@@ -120,6 +158,127 @@ def _category(result: Result, category: str) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
+class Row:
+    """A checked row as one form of the report prints it: its cells in the text or Markdown
+    table and why it fails there, or its JSON. Small, and made of strings, so that rows can be
+    counted in other processes and kept on disk while a large table is checked."""
+
+    status: str
+    category: str
+    cells: tuple[str, ...]
+    failure: tuple[str, ...] = ()  # the text report's lines on a failing row
+    listed: str | None = None  # the Markdown report's item on a failing row
+    json: str = ""
+
+    @property
+    def holds(self) -> bool:
+        """Whether every figure of the row holds."""
+        return self.status == "holds"
+
+
+@dataclass
+class Tally:
+    """How many rows hold, disagree, or cannot be counted."""
+
+    held: int = 0
+    disagree: int = 0
+    errors: int = 0
+
+    def add(self, status: str) -> None:
+        """Count one more row of ``status``."""
+        if status == "holds":
+            self.held += 1
+        elif status == "disagrees":
+            self.disagree += 1
+        else:
+            self.errors += 1
+
+    @property
+    def failed(self) -> int:
+        """How many rows do not hold: they disagree, or their spec cannot be counted."""
+        return self.disagree + self.errors
+
+    def summary(self) -> str:
+        """``13 hold, 1 disagrees`` (and ``, 1 error`` when a spec cannot be counted)."""
+        text = f"{self.held} {'holds' if self.held == 1 else 'hold'}, "
+        text += f"{self.disagree} {'disagrees' if self.disagree == 1 else 'disagree'}"
+        if self.errors:
+            text += f", {self.errors} {'error' if self.errors == 1 else 'errors'}"
+        return text
+
+
+#: The rows of a report, read again as often as a form needs (a list, or a spool on disk).
+Rows = Callable[[], Iterable[Row]]
+
+
+def text_lines(rows: Rows, tally: Tally) -> Iterator[str]:
+    """The text report, line by line: a table of the rows, then why each failing row fails
+    (with its source), then the summary. A column ``category`` is shown when a row checks
+    something other than the total."""
+    categories = any(r.category != "total" for r in rows())
+    head = ("line", "result", "derive", "exact", "stated", "difference", "convention", "spec")
+
+    def cells(row: tuple[str, ...], category: str) -> tuple[str, ...]:
+        return (*row[:6], category, *row[6:]) if categories else row
+
+    widths = [len(h) for h in cells(head, "category")]
+    for r in rows():
+        widths = [max(w, len(c)) for w, c in zip(widths, cells(r.cells, r.category), strict=True)]
+    right = {0, 2, 3, 4, 5}
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    yield line(cells(head, "category"))
+    for r in rows():
+        yield line(cells(r.cells, r.category))
+    for r in rows():
+        if not r.holds:
+            yield ""
+            yield from r.failure
+    yield ""
+    yield tally.summary()
+
+
+def markdown_lines(rows: Rows, tally: Tally, file: str) -> Iterator[str]:
+    """The GitHub Markdown report, line by line: ✅ or ❌ per row, for a CI job summary or a
+    pull request. A column ``category`` is shown when a row checks something other than the total."""
+    categories = any(r.category != "total" for r in rows())
+    head = ["", "line", "spec", "convention", "derive", "exact", "stated", "difference", "source"]
+    align = [":-:", "--:", ":--", ":--", "--:", "--:", "--:", "--:", ":--"]
+    if categories:
+        head.insert(4, "category")
+        align.insert(4, ":--")
+    yield f"**derive check** `{_cell(file)}`: {tally.summary()}"
+    yield ""
+    yield "|" + "|".join(f" {h} " if h else " " for h in head) + "|"
+    yield "|" + "|".join(align) + "|"
+    for r in rows():
+        cells = (*r.cells[:4], r.category, *r.cells[4:]) if categories else r.cells
+        yield "| " + " | ".join(cells) + " |"
+    if tally.failed:
+        yield ""
+        for r in rows():
+            if r.listed is not None:
+                yield r.listed
+
+
+def json_chunks(rows: Rows, tally: Tally, file: str) -> Iterator[str]:
+    """The JSON report, ``{"file", "cases": [...], "held", "failed"}``, as one line written in
+    pieces, every control character escaped."""
+    yield _safe(json.dumps({"file": file}, ensure_ascii=False)[:-1] + ', "cases": [')
+    for n, r in enumerate(rows()):
+        yield (", " if n else "") + r.json
+    yield f'], "held": {tally.held}, "failed": {tally.failed}}}'
+
+
+def _safe(text: str) -> str:
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The outcomes of a table's cases, in the file's order, and the forms they are printed in."""
 
@@ -136,15 +295,19 @@ class Report:
         """How many rows do not hold: they disagree, or their spec cannot be counted."""
         return len(self.outcomes) - self.held
 
+    def _tally(self) -> Tally:
+        tally = Tally()
+        for o in self.outcomes:
+            tally.add(o.status)
+        return tally
+
+    def _rows(self, form: str) -> Rows:
+        rows = [o.row(form) for o in self.outcomes]
+        return lambda: rows
+
     def summary(self) -> str:
         """``13 hold, 1 disagrees`` (and ``, 1 error`` when a spec cannot be counted)."""
-        disagree = sum(o.status == "disagrees" for o in self.outcomes)
-        errors = sum(o.status == "error" for o in self.outcomes)
-        text = f"{self.held} {'holds' if self.held == 1 else 'hold'}, "
-        text += f"{disagree} {'disagrees' if disagree == 1 else 'disagree'}"
-        if errors:
-            text += f", {errors} {'error' if errors == 1 else 'errors'}"
-        return text
+        return self._tally().summary()
 
     def as_dict(self) -> dict[str, Any]:
         """``{"file", "cases": [...], "held", "failed"}``, for ``--json``."""
@@ -161,90 +324,21 @@ class Report:
         >>> Report("t.tsv", ()).json()
         '{"file": "t.tsv", "cases": [], "held": 0, "failed": 0}'
         """
-        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(self.as_dict(), ensure_ascii=False))
+        return "".join(json_chunks(self._rows("json"), self._tally(), self.file))
 
     def text(self) -> str:
         """A table of the rows, then why each failing row fails (with its source), then the summary.
 
         A column ``category`` is shown when a row checks something other than the total.
         """
-        categories = any(o.case.category != "total" for o in self.outcomes)
-        head = ["line", "result", "derive", "exact", "stated", "difference", "convention", "spec"]
-        if categories:
-            head.insert(6, "category")
-        rows = [tuple(head)]
-        for o in self.outcomes:
-            case = o.case
-            row = [
-                str(case.line),
-                o.status,
-                _grouped(o.count),
-                _grouped(case.exact),
-                "—" if case.stated is None else printable(case.stated.text),
-                _signed(o.difference),
-                printable(o.convention or "—"),
-                printable(_one_line(case.spec)),
-            ]
-            if categories:
-                row.insert(6, case.category)
-            rows.append(tuple(row))
-        widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
-        right = {0, 2, 3, 4, 5}
-        lines = [
-            "  ".join(
-                cell.rjust(w) if c in right else cell.ljust(w)
-                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-            for row in rows
-        ]
-        for o in self.outcomes:
-            if not o.holds:
-                lines.append("")
-                lines.extend(_failure(o))
-        lines.append("")
-        lines.append(self.summary())
-        return "\n".join(lines)
+        return "\n".join(text_lines(self._rows("text"), self._tally()))
 
     def markdown(self) -> str:
         """A GitHub Markdown table, ✅ or ❌ per row, for a CI job summary or a pull request.
 
         A column ``category`` is shown when a row checks something other than the total.
         """
-        categories = any(o.case.category != "total" for o in self.outcomes)
-        head = ["", "line", "spec", "convention", "derive", "exact", "stated", "difference", "source"]
-        align = [":-:", "--:", ":--", ":--", "--:", "--:", "--:", "--:", ":--"]
-        if categories:
-            head.insert(4, "category")
-            align.insert(4, ":--")
-        lines = [
-            f"**derive check** `{_cell(self.file)}`: {self.summary()}",
-            "",
-            "|" + "|".join(f" {h} " if h else " " for h in head) + "|",
-            "|" + "|".join(align) + "|",
-        ]
-        for o in self.outcomes:
-            case = o.case
-            cells = [
-                "✅" if o.holds else "❌",
-                str(case.line),
-                f"`{_cell(_one_line(case.spec))}`",
-                _cell(o.convention or "—"),
-                _grouped(o.count),
-                _grouped(case.exact),
-                "—" if case.stated is None else _cell(case.stated.text),
-                _signed(o.difference),
-                _cell(case.source),
-            ]
-            if categories:
-                cells.insert(4, case.category)
-            lines.append("| " + " | ".join(cells) + " |")
-        failures = [o for o in self.outcomes if not o.holds]
-        if failures:
-            lines.append("")
-            for o in failures:
-                what = f"cannot count the spec: {o.reason}" if o.status == "error" else o.reason
-                lines.append(f"- ❌ line {o.case.line}: {_cell(what or '')}")
-        return "\n".join(lines)
+        return "\n".join(markdown_lines(self._rows("markdown"), self._tally(), self.file))
 
 
 def check_cases(cases: Iterable[Case], file: str = "") -> Report:

@@ -18,7 +18,6 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,11 +47,16 @@ PRELUDE_FILE = "prelude.derive"
 
 
 def grammar_text() -> str:
-    """The text of the language's grammar."""
-    try:
-        return resources.files("derive.grammar").joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
-    except ModuleNotFoundError:  # a source checkout used without installing it
-        return (Path(__file__).resolve().parent.parent / "grammar" / GRAMMAR_FILE).read_text(encoding="utf-8")
+    """The text of the language's grammar: installed as ``derive/grammar/``, or at the top of
+    a source checkout (an editable install, or none), or read through the import system (a
+    zipped package)."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "grammar" / GRAMMAR_FILE, here.parent / "grammar" / GRAMMAR_FILE):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("derive.grammar").joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
 @functools.cache
@@ -213,32 +217,35 @@ _NOT_NEWLINE = re.compile(r"[^\n]")
 
 def _statements(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each top-level statement of ``text``: cut at ``;`` outside braces,
-    brackets and comments."""
-    depth, start, i, n = 0, 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            i = text.find("\n", i)
-            if i < 0:
-                break
-        elif c in "{[(":
+    brackets and comments. Only the characters that matter are visited (the prelude is read
+    by every command that names a definition)."""
+    depth, start = 0, 0
+    for match in _STRUCTURE.finditer(text):
+        c = match[0]
+        if c in "{[(":
             depth += 1
         elif c in "}])":
             depth -= 1
         elif c == ";" and depth == 0:
+            i = match.start()
             if text[start:i].strip():
                 yield start, i
             start = i + 1
-        i += 1
     if _COMMENTS_ONLY.fullmatch(text, start) is None:
-        yield start, n
+        yield start, len(text)
 
 
+_STRUCTURE = re.compile(r"#[^\n]*|[{}\[\]();]")
 _COMMENTS_ONLY = re.compile(r"(?:\s|#[^\n]*)*")
 
 
 def prelude_text() -> str:
     """The text of the bundled prelude: the standard blocks and nets, in the language."""
+    path = Path(__file__).with_name(PRELUDE_FILE)
+    if path.is_file():  # importlib.resources would cost every command its import
+        return path.read_text(encoding="utf-8")
+    from importlib import resources
+
     return resources.files("derive").joinpath(PRELUDE_FILE).read_text(encoding="utf-8")
 
 

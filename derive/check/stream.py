@@ -35,7 +35,7 @@ CHUNK = 64
 #: The forms a report is printed in.
 FORMS = ("text", "json", "markdown")
 _RECENT = 256  # counts kept, for rows that repeat a spec (one row per category, say)
-_SPOOLED = 8 << 20  # rows kept in memory up to this many bytes, then on disk
+_SPOOLED = 1 << 20  # rows kept in memory up to this many bytes (a few thousand), then on disk
 _TICK = 0.1  # seconds between two updates of the progress line
 
 

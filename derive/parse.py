@@ -39,6 +39,7 @@ from .errors import (
     span_at,
 )
 from .kinds import KIND_NAMES, KINDS, Option
+from .lalr import Driver, Unsupported
 from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
 from .shapes import INPUT_CHANNELS, Shape
 
@@ -72,6 +73,28 @@ def parser() -> Lark:
     temporary directory it is built each time.
     """
     return _lark(transformer=_Build(), keep_all_tokens=True)
+
+
+@functools.cache
+def _driver() -> Driver | None:
+    """The parser's tables run by derive's own loop (:mod:`derive.lalr`), if this Lark's
+    insides are the ones it reads."""
+    try:
+        return Driver(parser(), "program")
+    except Unsupported:
+        return None
+
+
+def _read(text: str) -> Any:
+    """The records of ``text``, built as it is parsed: by the lean loop, or where that cannot
+    go on (a syntax error among others), by Lark, whose error is then raised."""
+    driver = _driver()
+    if driver is not None:
+        try:
+            return driver.parse(text)
+        except Unsupported:
+            pass
+    return parser().parse(text)
 
 
 @functools.cache
@@ -287,7 +310,7 @@ def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = F
     try:
         _check_limits(text)
         try:
-            raw = parser().parse(text).value  # type: ignore[attr-defined]  # a _P, built by _Build
+            raw = _read(text).value  # a _P, built by _Build
         except UnexpectedInput as error:
             raise _syntax_error(error, text) from None
         except DeriveError:

@@ -785,15 +785,20 @@ def derive_program(program: Program, convention: Convention) -> tuple[PartResult
     return parts
 
 
+@functools.cache
+def _formula_names() -> frozenset[str]:
+    """i, h and the kinds' option symbols (r for proj, ...)."""
+    from .kinds import KINDS
+
+    return frozenset({"i", "h"} | {o.symbol for k in KINDS.values() for o in k.options.values() if o.symbol})
+
+
 def placeholders(taken: set[str]) -> tuple[tuple[sp.Symbol, sp.Symbol], ...]:
     """The formula placeholders (i, h, and the kinds' option symbols) that a program's own
     symbols would be confused with, each with a primed name: in ``in h -> lstm 2`` the
     formula reads ``4*h'*(i + h') + 4*h'`` and binds ``i = h``."""
-    from .kinds import KINDS
-
-    names = {"i", "h"} | {o.symbol for k in KINDS.values() for o in k.options.values() if o.symbol}
     found = []
-    for name in sorted(names & taken):
+    for name in sorted(_formula_names() & taken):
         new = name + "'"
         while new in taken:
             new += "'"

@@ -84,7 +84,7 @@ class Driver:
 
     def parse(self, text: str) -> Any:
         """The value the start rule's callback returns for ``text``."""
-        actions, scanner, ignore = self._actions, self._scanner, self._ignore
+        actions, scanners, scanner, ignore = self._actions, self._scanners, self._scanner, self._ignore
         new_token: Callable[..., Token] = Token
         states = [self._start]
         values: list[Any] = []
@@ -92,7 +92,8 @@ class Driver:
         while True:
             if pos < n:
                 match = None
-                for pattern in scanner(states[-1]):
+                state = states[-1]
+                for pattern in scanners.get(state) or scanner(state):
                     match = pattern.match(text, pos)
                     if match is not None:
                         break

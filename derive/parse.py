@@ -336,19 +336,23 @@ def _check_limits(text: str) -> None:
             span_at(text, shapes.MAX_LENGTH),
             hint="one spec describes one program; give several specs one per line with -",
         )
+    if not _BRACKET.search(text):
+        return
     depth = 0
-    comment = False
-    for position, char in enumerate(text):
-        if comment:
-            comment = char != "\n"
-        elif char == "#":
-            comment = True
-        elif char in "([{":
+    for match in _BRACKETS.finditer(text):  # brackets and comments only: the rest is skipped
+        char = match[0]
+        if char in "([{":
             depth += 1
             if depth > shapes.MAX_NESTING:
-                raise SpecSyntaxError(f"brackets nested more than {shapes.MAX_NESTING} deep", span_at(text, position))
+                raise SpecSyntaxError(
+                    f"brackets nested more than {shapes.MAX_NESTING} deep", span_at(text, match.start())
+                )
         elif char in ")]}":
             depth -= 1
+
+
+_BRACKET = re.compile(r"[(\[{]")
+_BRACKETS = re.compile(r"#[^\n]*|[(\[{)\]}]")
 
 
 # --- rules to records ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..algebra import square
 from ..shapes import Shape
 from .base import Ctx, Kind, Macs, Option, Term, Terms, needs_rank
 
@@ -61,7 +62,7 @@ def _cell(gates: int, cell: str) -> Terms:
             Term("input weights", gates * h * i, "input to " + each.format(w="i")),
             Term(
                 "recurrent weights",
-                gates * h * r if r is not None else gates * h**2,  # h**2, not h*h: see algebra
+                gates * h * r if r is not None else gates * square(h),
                 "previous output to " + each.format(w="r" if r is not None else "h"),
             ),
             *_biases(ctx, gates),

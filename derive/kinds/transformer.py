@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from ..algebra import sstr
+from ..algebra import square, sstr
 from ..errors import Span
 from ..shapes import Shape
 from .base import LORA, Ctx, Kind, Option, Term, Terms, add, invalid, last, lora, lora_macs, option_error, same
@@ -155,7 +155,7 @@ def _attn_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
     heads, _, k, v, _ = _heads(ctx)
     m = _projections(ctx)
     projections = add([a * b for a, b in m.values()]) + lora_macs(ctx, _adapted_matrices(ctx, m))
-    products = heads * positions**2 * (k + v)
+    products = heads * square(positions) * (k + v)
     if ctx["causal"]:
         products = products / 2
     return positions * projections + products

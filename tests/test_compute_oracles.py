@@ -582,3 +582,20 @@ def test_resnet18_in_symbols(torch_module: ModuleType) -> None:
     model = torchvision.models.resnet18(weights=None).eval()
     x = torch_module.randn(1, 3, 40, 72)
     assert general.subs(H=40, W=72).flops() == counted(torch_module, lambda: model(x))
+
+
+def test_keras_merges_lora_into_the_kernel_at_every_call(torch_module: ModuleType) -> None:
+    # docs/compute.md: Keras adds A·B to the kernel at each call (Dense.kernel), one in × r × out
+    # product per call, then multiplies by the merged kernel; derive counts PEFT's x·A·B at every
+    # position under every convention. FlopCounterMode, run on Keras's torch backend, shows both.
+    keras = oracles.require("keras")
+    batch, length, width, out, rank = 3, 5, 12, 7, 2
+    layer = keras.layers.Dense(out, use_bias=False)
+    layer.build((None, length, width))
+    layer.enable_lora(rank)
+    x = torch_module.randn(batch, length, width)
+    merged = 2 * (width * rank * out + batch * length * width * out)
+    assert counted(torch_module, lambda: layer(x)) == merged
+    peft = 2 * batch * length * (width * out + rank * (width + out))
+    spec = f"in {length} x {width} -> dense {out} (lora={rank})"
+    assert derive.count(spec, "keras").flops(B=batch) == peft

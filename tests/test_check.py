@@ -979,7 +979,7 @@ def test_a_table_streams_through_a_spool_on_disk(tmp_path: Path, monkeypatch: py
 
     path = write(tmp_path, "t.tsv", _mixed_table(60))
     in_memory = run_check(path)
-    monkeypatch.setattr(stream, "_SPOOLED", 1)  # every row goes to the temporary file
+    monkeypatch.setattr(stream, "_KEPT", 7)  # rows go to the temporary file, 7 at a time, 4 stay in memory
     assert run_check(path) == in_memory
     assert run_check(path, "--json") == (1, check.check_file(path).json() + "\n", "")
 

@@ -3,10 +3,10 @@
 ``derive check`` reads the file through once to find what is wrong with it before it counts
 anything (a malformed file prints no report), then reads it again and counts the rows, in this
 process or, with ``jobs``, in several, a chunk of rows at a time; the report keeps the file's
-order whatever the number of processes. Counted rows wait in a spool (in memory, then on disk)
-until the last one is in, since the text table's widths and the Markdown summary need them
-all, so that memory stays the same for ten rows or a million. When standard error is a
-terminal, the number of rows counted so far is shown there.
+order whatever the number of processes. Counted rows wait in a spool (the last few thousand in
+memory, the rest on disk) until the last one is in, since the text table's widths and the
+Markdown summary need them all, so that memory stays the same for ten rows or a million. When
+standard error is a terminal, the number of rows counted so far is shown there.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ CHUNK = 64
 #: The forms a report is printed in.
 FORMS = ("text", "json", "markdown")
 _RECENT = 256  # counts kept, for rows that repeat a spec (one row per category, say)
-_SPOOLED = 1 << 20  # rows kept in memory up to this many bytes (a few thousand), then on disk
+_KEPT = 4096  # rows kept in memory (about a megabyte); the ones before go to disk
 _TICK = 0.1  # seconds between two updates of the progress line
 
 
@@ -100,27 +100,37 @@ def _check_chunk(cases: list[Case], form: str) -> list[Row]:
 
 
 class _Spool:
-    """Rows kept in order, in memory up to :data:`_SPOOLED` bytes and then in a temporary
-    file (deleted when closed), and read back from the first as often as needed."""
+    """Rows kept in order and read back from the first as often as needed: the last
+    :data:`_KEPT` in memory, the ones before in a temporary file (deleted when closed), a
+    pickled list of :data:`_KEPT` rows at a time."""
 
     def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOLED)  # noqa: SIM115 - closed by close()
+        self._kept: list[Row] = []
+        self._file: IO[bytes] | None = None
 
     def add(self, row: Row) -> None:
-        pickle.dump(row, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._kept.append(row)
+        if len(self._kept) >= _KEPT:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            pickle.dump(self._kept, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._kept = []
 
     def __call__(self) -> Iterator[Row]:
-        self._file.seek(0)
-        while True:
-            try:
-                row = pickle.load(self._file)  # rows this process wrote itself
-            except EOFError:
-                break
-            yield row
-        self._file.seek(0, os.SEEK_END)
+        if self._file is not None:
+            self._file.seek(0)
+            while True:
+                try:
+                    rows: list[Row] = pickle.load(self._file)  # rows this process wrote itself
+                except EOFError:
+                    break
+                yield from rows
+            self._file.seek(0, os.SEEK_END)
+        yield from self._kept
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class _Progress:

@@ -446,17 +446,29 @@ class Jobs:
         return statistics.median(self.seconds)
 
 
-# derive check in a new process that says its own peak memory (and its workers'): the bench's
-# children are forked from a process that has grown by then, and wait4's figure counts that.
+# derive check as the command runs it (derive.__main__: the collector kept off SymPy's objects,
+# the exit without teardown), in a new process that says its own peak memory and its workers':
+# the bench's children are forked from a process that has grown by then, and wait4 counts that.
 CHECK = """
 import os, resource, sys
-from derive.cli import main
-status = main(sys.argv[1:])
-sys.stdout.flush()
-peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-sys.stderr.write(f"peak {peak}\\n")
-sys.stderr.flush()
-os._exit(status)
+leave = os._exit
+
+
+def peak_then_leave(status):
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    sys.stderr.write(f"peak {peak}\\n")
+    sys.stderr.flush()
+    leave(status)
+
+
+os._exit = peak_then_leave
+sys.argv = ["derive", *sys.argv[1:]]
+from derive.__main__ import run
+
+try:
+    run()
+except SystemExit as done:
+    peak_then_leave(done.code if isinstance(done.code, int) else 1)
 """
 
 

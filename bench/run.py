@@ -134,9 +134,10 @@ def compile_derive() -> None:
     """Write derive's bytecode, as ``pip install`` does for SymPy and every other installed
     package: a cold start that compiled derive's sources each time (an editable install under
     PYTHONDONTWRITEBYTECODE) would time the compiler, not derive."""
-    import derive
-
-    package = str(Path(derive.__file__).parent)
+    spec = importlib.util.find_spec("derive")  # found, not imported: the bench stays small for
+    assert spec is not None  # its children's peak memory (wait4 counts what they were forked from)
+    assert spec.submodule_search_locations
+    package = next(iter(spec.submodule_search_locations))
     subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, stdout=subprocess.DEVNULL)
 
 
@@ -447,15 +448,24 @@ class Jobs:
 
 
 # derive check as the command runs it (derive.__main__: the collector kept off SymPy's objects,
-# the exit without teardown), in a new process that says its own peak memory and its workers':
-# the bench's children are forked from a process that has grown by then, and wait4 counts that.
+# the exit without teardown), in a new process that says its own peak memory and its workers'.
+# Its own is read from /proc (VmHWM, this program's alone): Linux keeps the peak of the process
+# image an exec replaced, so getrusage would count the bench the child was forked from.
 CHECK = """
 import os, resource, sys
 leave = os._exit
 
 
+def own_peak():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_then_leave(status):
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    peak = max(own_peak(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     sys.stderr.write(f"peak {peak}\\n")
     sys.stderr.flush()
     leave(status)

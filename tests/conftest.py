@@ -94,3 +94,27 @@ def console_blocks(markdown: str, where: str) -> list[Session]:
     for block in re.findall(r"^```console\n(.*?)^```", markdown, re.M | re.S):
         found.extend(sessions(block, where))
     return found
+
+
+def check_error(spec: str, error: type[Exception], message: str, column: int) -> None:
+    """``derive.count(spec)`` raises ``error`` matching ``message``, with a caret at ``column``
+    of line 1 (the error tables of tests/test_programs.py and tests/test_conv.py)."""
+    import pytest
+
+    import derive
+
+    with pytest.raises(error, match=message) as caught:
+        derive.count(spec)
+    assert (caught.value.line, caught.value.column) == (1, column)  # type: ignore[attr-defined]
+    assert "^" in str(caught.value)
+
+
+def check_cli_error(spec: str, column: int) -> None:
+    """``derive SPEC`` exits with status 2 and the error, pointing at ``column``, on standard
+    error: no output, no traceback."""
+    run = run_cli(spec)
+    assert run.status == 2
+    assert run.out == ""
+    assert run.err.startswith("error: ")
+    assert f"--> line 1, column {column}" in run.err
+    assert "Traceback" not in run.err

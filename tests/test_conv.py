@@ -16,7 +16,7 @@ import sympy as sp
 from oracles import require
 
 import derive
-from conftest import run_cli
+from conftest import check_cli_error, check_error
 from derive.errors import DeriveError, InvalidOptionError, ShapeError, SpecSyntaxError
 
 
@@ -195,18 +195,12 @@ def _column(spec: str, at: str) -> int:
 
 @pytest.mark.parametrize(("spec", "error", "message", "at"), ERRORS)
 def test_errors(spec: str, error: type[DeriveError], message: str, at: str) -> None:
-    with pytest.raises(error, match=message) as caught:
-        derive.count(spec)
-    assert (caught.value.line, caught.value.column) == (1, _column(spec, at))
-    assert "^" in str(caught.value)
+    check_error(spec, error, message, _column(spec, at))
 
 
 @pytest.mark.parametrize(("spec", "error", "message", "at"), ERRORS)
 def test_errors_in_the_cli(spec: str, error: type[DeriveError], message: str, at: str) -> None:
-    run = run_cli(spec)
-    assert run.status == 2
-    assert run.err.startswith("error: ")
-    assert "Traceback" not in run.err
+    check_cli_error(spec, _column(spec, at))
 
 
 def test_per_dimension_options_round_trip_through_the_language() -> None:

@@ -20,7 +20,7 @@ import pytest
 import sympy as sp
 
 import derive
-from conftest import run_cli
+from conftest import check_cli_error, check_error, run_cli
 from derive.errors import (
     DeriveError,
     InvalidOptionError,
@@ -540,20 +540,12 @@ def _column(spec: str, at: str) -> int:
 
 @pytest.mark.parametrize(("spec", "error", "message", "at"), ERRORS)
 def test_errors(spec: str, error: type[DeriveError], message: str, at: str) -> None:
-    with pytest.raises(error, match=message) as caught:
-        derive.count(spec)
-    assert (caught.value.line, caught.value.column) == (1, _column(spec, at))
-    assert "^" in str(caught.value)
+    check_error(spec, error, message, _column(spec, at))
 
 
 @pytest.mark.parametrize(("spec", "error", "message", "at"), ERRORS)
 def test_errors_in_the_cli(spec: str, error: type[DeriveError], message: str, at: str) -> None:
-    run = run_cli(spec)
-    assert run.status == 2
-    assert run.out == ""
-    assert run.err.startswith("error: ")
-    assert f"--> line 1, column {_column(spec, at)}" in run.err
-    assert "Traceback" not in run.err
+    check_cli_error(spec, _column(spec, at))
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,8 @@ The pipeline has one module per stage: :mod:`derive.parse` (text to model),
 
 from __future__ import annotations
 
-import importlib
 import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     DeriveError,
@@ -33,6 +31,7 @@ from .errors import (
     UnknownNameError,
     UnsolvableError,
 )
+from .lazy import LazyPackage
 
 if TYPE_CHECKING:
     from .api import Result, count
@@ -120,24 +119,10 @@ __all__ = [
 ]
 
 
-class _Package(types.ModuleType):
+class _Package(LazyPackage):
     """The ``derive`` module: loads a name of the API when it is first asked for."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name not in _LAZY:
-            raise AttributeError(f"module 'derive' has no attribute '{name}'")
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        super().__setattr__(name, value)
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Importing the submodule derive.parse binds the name 'parse' to it: the function keeps it.
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *_LAZY})
+    NAMES = _LAZY
 
 
 sys.modules[__name__].__class__ = _Package

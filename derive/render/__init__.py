@@ -7,10 +7,10 @@ its own syntax. Mathematics is printed by SymPy's own printers (``sstr`` for tex
 
 from __future__ import annotations
 
-import importlib
 import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import LazyPackage
 
 if TYPE_CHECKING:
     from .budget import leading_dict, leading_latex, leading_text, solution_dict, solution_latex, solution_text
@@ -46,21 +46,10 @@ _MODULES = {
 }
 
 
-class _Package(types.ModuleType):
+class _Package(LazyPackage):
     """The ``derive.render`` module: loads a format's function when it is first asked for."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name not in _MODULES:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-        super().__setattr__(name, value)
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Importing the submodule derive.render.text binds the name 'text' to it: the function keeps it.
-        if name in _MODULES and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
+    NAMES = _MODULES
 
 
 sys.modules[__name__].__class__ = _Package

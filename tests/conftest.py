@@ -14,8 +14,12 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from unittest import mock
+
+import oracles
+import pytest
 
 from derive.cli import main
 
@@ -99,8 +103,6 @@ def console_blocks(markdown: str, where: str) -> list[Session]:
 def check_error(spec: str, error: type[Exception], message: str, column: int) -> None:
     """``derive.count(spec)`` raises ``error`` matching ``message``, with a caret at ``column``
     of line 1 (the error tables of tests/test_programs.py and tests/test_conv.py)."""
-    import pytest
-
     import derive
 
     with pytest.raises(error, match=message) as caught:
@@ -118,3 +120,31 @@ def check_cli_error(spec: str, column: int) -> None:
     assert run.err.startswith("error: ")
     assert f"--> line 1, column {column}" in run.err
     assert "Traceback" not in run.err
+
+
+# --- the frameworks, for the oracle suites (a skip, or a failure under DERIVE_REQUIRE_ORACLES=1) ---
+
+
+@pytest.fixture(scope="module")
+def torch_module() -> ModuleType:
+    """torch, imported before hypothesis runs (so a skip or failure happens once)."""
+    return oracles.require("torch")
+
+
+@pytest.fixture(scope="module")
+def transformers_module(torch_module: ModuleType) -> ModuleType:
+    """Hugging Face transformers (on torch)."""
+    return oracles.require("transformers")
+
+
+@pytest.fixture(scope="module")
+def peft_module(transformers_module: ModuleType) -> ModuleType:
+    """peft, which adds LoRA adapters to torch and transformers models."""
+    return oracles.require("peft")
+
+
+@pytest.fixture(scope="module")
+def keras_module() -> ModuleType:
+    """Keras 3 on the torch backend, imported before hypothesis runs (importing it changes the
+    recursion limit)."""
+    return oracles.require("keras")

@@ -12,21 +12,11 @@ from __future__ import annotations
 
 import cnn_programs
 import pytest
-from oracles import keras_cnn, require, torch_cnn
+from oracles import keras_cnn, torch_cnn
 
 import derive
 
 SEEDS = range(40)
-
-
-@pytest.fixture(scope="module")
-def torch_module() -> object:
-    return require("torch")
-
-
-@pytest.fixture(scope="module")
-def keras_module() -> object:
-    return require("keras")
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -60,17 +60,6 @@ BATCH = st.integers(1, 3)
 LENGTH = st.integers(1, 6)
 
 
-@pytest.fixture(scope="module")
-def torch_module() -> ModuleType:
-    """torch, imported before hypothesis runs (so a skip or failure happens once)."""
-    return oracles.require("torch")
-
-
-@pytest.fixture(scope="module")
-def transformers_module(torch_module: ModuleType) -> ModuleType:
-    return oracles.require("transformers")
-
-
 def counted(torch: ModuleType, run: Callable[[], Any]) -> int:
     """FlopCounterMode's total for ``run()``, without gradients (as inference runs)."""
     from torch.utils.flop_counter import FlopCounterMode

@@ -217,18 +217,6 @@ def chains(draw: st.DrawFn, layer: st.SearchStrategy[str], tied: bool) -> str:
     return " -> ".join([f"in {width}", *layers, *tail])
 
 
-@pytest.fixture(scope="module")
-def torch_module() -> ModuleType:
-    """torch, imported before hypothesis runs (so a skip or failure happens once)."""
-    return oracles.require("torch")
-
-
-@pytest.fixture(scope="module")
-def keras_module() -> ModuleType:
-    """keras, imported before hypothesis runs (importing it changes the recursion limit)."""
-    return oracles.require("keras")
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=chains(torch_layer(), tied=True))
 def test_property_pytorch(torch_module: ModuleType, spec: str) -> None:

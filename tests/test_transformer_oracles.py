@@ -40,30 +40,6 @@ CONVENTIONS = sorted(derive.CONVENTIONS)
 PEFT_WARNING = "ignore:.*is_gradient_checkpointing.*:FutureWarning"
 
 
-@pytest.fixture(scope="module")
-def torch_module() -> ModuleType:
-    """torch, imported before hypothesis runs (so a skip or failure happens once)."""
-    return oracles.require("torch")
-
-
-@pytest.fixture(scope="module")
-def transformers_module(torch_module: ModuleType) -> ModuleType:
-    """Hugging Face transformers (on torch)."""
-    return oracles.require("transformers")
-
-
-@pytest.fixture(scope="module")
-def peft_module(transformers_module: ModuleType) -> ModuleType:
-    """peft, which adds LoRA adapters to torch and transformers models."""
-    return oracles.require("peft")
-
-
-@pytest.fixture(scope="module")
-def keras_module() -> ModuleType:
-    """Keras 3 on the torch backend."""
-    return oracles.require("keras")
-
-
 def call(preset: str, values: Mapping[str, object]) -> str:
     """``PRESET (NAME=VALUE, ...)``, or the bare name without values."""
     if not values:

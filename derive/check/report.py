@@ -23,7 +23,7 @@ from ..errors import DeriveError, UnboundSymbolError
 from .figures import disagreement
 from .reader import Case, printable, read_cases, shown
 
-__all__ = ["Outcome", "Report", "Row", "Tally", "check_case", "check_cases", "check_file"]
+__all__ = ["Checker", "Outcome", "Report", "Row", "Tally", "check_case", "check_cases", "check_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,14 +341,22 @@ class Report:
         return "\n".join(markdown_lines(self._rows("markdown"), self._tally(), self.file))
 
 
-def check_cases(cases: Iterable[Case], file: str = "") -> Report:
-    """Check every case; the report keeps their order.
+class Checker:
+    """Checks the cases of a table one at a time. Rows that repeat a spec and convention (one
+    row per category, say) count it once: the most recent counts are kept, a bounded number of
+    them, so memory does not grow with the rows."""
 
-    Rows that repeat a spec and convention (one row per category, say) count it once: the
-    most recent counts are kept, a bounded number of them, so memory grows with the rows only.
-    """
-    counted = functools.lru_cache(maxsize=_RECENT)(_counted)
-    return Report(file, tuple(_outcome(case, counted(case.spec, case.convention)) for case in cases))
+    def __init__(self) -> None:
+        self._counted = functools.lru_cache(maxsize=_RECENT)(_counted)
+
+    def __call__(self, case: Case) -> Outcome:
+        return _outcome(case, self._counted(case.spec, case.convention))
+
+
+def check_cases(cases: Iterable[Case], file: str = "") -> Report:
+    """Check every case (with a :class:`Checker`); the report keeps their order."""
+    check = Checker()
+    return Report(file, tuple(check(case) for case in cases))
 
 
 def check_file(path: str | Path) -> Report:

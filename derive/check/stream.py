@@ -12,7 +12,6 @@ standard error is a terminal, the number of rows counted so far is shown there.
 from __future__ import annotations
 
 import contextlib
-import functools
 import multiprocessing
 import os
 import pickle
@@ -26,15 +25,12 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from .reader import Case, iter_cases, read_cases
-from .report import Row, Tally, _counted, _outcome, json_chunks, markdown_lines, text_lines
+from .report import Checker, Row, Tally, json_chunks, markdown_lines, text_lines
 
-__all__ = ["CHUNK", "FORMS", "check_rows", "run"]
+__all__ = ["CHUNK", "check_rows", "run"]
 
 #: The rows a process counts at a time: enough that sending them costs little beside counting.
 CHUNK = 64
-#: The forms a report is printed in.
-FORMS = ("text", "json", "markdown")
-_RECENT = 256  # counts kept, for rows that repeat a spec (one row per category, say)
 _KEPT = 4096  # rows kept in memory (about a megabyte); the ones before go to disk
 _TICK = 0.1  # seconds between two updates of the progress line
 
@@ -43,9 +39,9 @@ def check_rows(cases: Iterable[Case], jobs: int = 1, form: str = "text") -> Iter
     """Check every case and yield its :class:`~derive.check.report.Row` in ``form``, in order;
     with ``jobs`` above 1, across that many processes."""
     if jobs <= 1:
-        counted = functools.lru_cache(maxsize=_RECENT)(_counted)
+        check = Checker()
         for case in cases:
-            yield _outcome(case, counted(case.spec, case.convention)).row(form)
+            yield check(case).row(form)
         return
     yield from _in_processes(cases, jobs, form)
 
@@ -87,16 +83,15 @@ def _worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-_counted_here: Callable[[str, str | None], object] | None = None
+_checker: Checker | None = None  # a worker's, kept from chunk to chunk
 
 
 def _check_chunk(cases: list[Case], form: str) -> list[Row]:
-    """Count a chunk of cases in a worker process (its recent counts kept from chunk to chunk)."""
-    global _counted_here
-    if _counted_here is None:
-        _counted_here = functools.lru_cache(maxsize=_RECENT)(_counted)
-    counted = _counted_here
-    return [_outcome(case, counted(case.spec, case.convention)).row(form) for case in cases]  # type: ignore[arg-type]
+    """Count a chunk of cases in a worker process."""
+    global _checker
+    if _checker is None:
+        _checker = Checker()
+    return [_checker(case).row(form) for case in cases]
 
 
 class _Spool:

@@ -48,6 +48,7 @@ from test_transformer_oracles import (
     linear_stacks,
     llama_config,
     llama_sizes,
+    options_text,
     stack_text,
 )
 
@@ -81,10 +82,6 @@ def visible_attention(torch: ModuleType) -> Iterator[None]:
 
     with sdpa_kernel(SDPBackend.MATH):
         yield
-
-
-def _options(options: list[str]) -> str:
-    return f" ({', '.join(options)})" if options else ""
 
 
 # --- dense stacks and MLPs ----------------------------------------------------------------------
@@ -177,7 +174,7 @@ def test_torchvision_mlp(
     torchvision = oracles.require("torchvision")
     module = torchvision.ops.MLP(width, [hidden, width if out is None else out], bias=bias).eval()
     options = ([] if out is None else [f"out={out}"]) + ([] if bias else ["bias=none"])
-    spec = f"in {length} x {width} -> mlp {hidden}{_options(options)}"
+    spec = f"in {length} x {width} -> mlp {hidden}{options_text(options)}"
     x = torch_module.randn(batch, length, width)
     assert flops(spec, B=batch) == counted(torch_module, lambda: module(x))
 
@@ -221,7 +218,7 @@ def test_multihead_attention(
     query = torch_module.randn(batch, length, embed)
     memory = query if kv_in is None else torch_module.randn(batch, length, kv_in)
     options = [f"heads={heads}"] + ([] if kv_in is None else [f"kv_in={kv_in}"]) + ([] if bias else ["bias=none"])
-    spec = f"in {length} x {embed} -> attn {embed}{_options(options)}"
+    spec = f"in {length} x {embed} -> attn {embed}{options_text(options)}"
     assert flops(spec, B=batch) == counted(torch_module, lambda: module(query, memory, memory))
 
 
@@ -352,7 +349,7 @@ def recurrent_text(layer: dict[str, Any]) -> str:
     """The layer in derive: ``in I -> bilstm H (proj=R, bias=none) x N``."""
     options = ([] if layer["bias"] else ["bias=none"]) + ([] if layer["proj"] is None else [f"proj={layer['proj']}"])
     kind = ("bi" if layer["bidirectional"] else "") + layer["kind"]
-    return f"in {layer['width']} -> {kind} {layer['size']}{_options(options)} x {layer['layers']}"
+    return f"in {layer['width']} -> {kind} {layer['size']}{options_text(options)} x {layer['layers']}"
 
 
 def torch_recurrent(torch: ModuleType, layer: dict[str, Any]) -> Any:

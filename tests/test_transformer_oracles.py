@@ -425,7 +425,7 @@ def causal_lm(
     options += [f"bias={attention}"] + ([] if lora is None else [f"lora={lora[0]}", f"lora_on={lora[1]}"])
     head = f"dense {vocab} (bias=none{', tied=tok' if tied else ''})"
     return (
-        f"in {vocab} -> embed {d} as tok -> [ residual [rmsnorm -> attn {d}{_options(options)}]"
+        f"in {vocab} -> embed {d} as tok -> [ residual [rmsnorm -> attn {d}{options_text(options)}]"
         f" -> residual [rmsnorm -> mlp {values['ff']} (gated, bias={mlp})] ] x {values['L']} -> rmsnorm -> {head}"
     )
 
@@ -564,7 +564,8 @@ def _bias(bias: bool, written: bool) -> list[str]:
     return ["bias=all"] if written else []
 
 
-def _options(options: list[str]) -> str:
+def options_text(options: list[str]) -> str:
+    """`` (a=1, b=2)`` after a layer, or nothing."""
     return f" ({', '.join(options)})" if options else ""
 
 
@@ -586,7 +587,7 @@ def test_torch_multihead_attention(
         module = nn.MultiheadAttention(embed, heads, bias=bias, kdim=kv_in, vdim=kv_in)
     # without heads, attn counts one head: the count does not depend on it (SPEC §13)
     options = ([f"heads={heads}"] if written else []) + ([] if kv_in is None else [f"kv_in={kv_in}"])
-    assert total(f"in {embed} -> attn {embed}{_options(options + _bias(bias, written))}") == parameter_count(module)
+    assert total(f"in {embed} -> attn {embed}{options_text(options + _bias(bias, written))}") == parameter_count(module)
 
 
 def encoder_layer(d: int, heads: int, ff: int, norm_first: bool, bias: bool) -> str:
@@ -676,7 +677,7 @@ def test_torchvision_mlp(
     with torch_module.device("meta"):
         module = torchvision.ops.MLP(width, [hidden, width if out is None else out], bias=bias)
     options = ([] if out is None else [f"out={out}"]) + (["bias=none"] if not bias else ["bias=all"] if written else [])
-    assert total(f"in {width} -> mlp {hidden}{_options(options)}") == parameter_count(module)
+    assert total(f"in {width} -> mlp {hidden}{options_text(options)}") == parameter_count(module)
 
 
 @ORACLE
@@ -685,7 +686,7 @@ def test_torch_norms(torch_module: ModuleType, width: int, bias: bool, written: 
     nn = torch_module.nn
     with torch_module.device("meta"):
         layernorm, rmsnorm = nn.LayerNorm(width, bias=bias), nn.RMSNorm(width)
-    assert total(f"in {width} -> layernorm{_options(_bias(bias, written))}") == parameter_count(layernorm)
+    assert total(f"in {width} -> layernorm{options_text(_bias(bias, written))}") == parameter_count(layernorm)
     assert total(f"in {width} -> rmsnorm") == parameter_count(rmsnorm)
 
 
@@ -732,7 +733,7 @@ def test_keras_multi_head_attention(
     options += [] if value_dim is None else [f"value_dim={value_dim}"]
     options += [] if value is None else [f"kv_in={value}"]
     size = query if output is None else output
-    spec = f"in {query} -> attn {size}{_options(options + _bias(bias, written))}"
+    spec = f"in {query} -> attn {size}{options_text(options + _bias(bias, written))}"
     assert total(spec, "keras") == counted, spec
 
 
@@ -743,7 +744,7 @@ def test_keras_normalization(keras_module: ModuleType, width: int, center: bool,
     and is not drawn. RMSNormalization has γ."""
     layers = keras_module.layers
     counted = keras_params(keras_module, layers.LayerNormalization(center=center), width)
-    assert total(f"in {width} -> layernorm{_options(_bias(center, written))}", "keras") == counted
+    assert total(f"in {width} -> layernorm{options_text(_bias(center, written))}", "keras") == counted
     assert total(f"in {width} -> rmsnorm", "keras") == keras_params(keras_module, layers.RMSNormalization(), width)
 
 
@@ -771,7 +772,7 @@ def test_keras_group_query_attention(
     )
     counted = keras_params(keras_module, layer, width, width)
     options = [f"heads={heads}", f"kv_heads={kv_heads}", f"head_dim={head_dim}", *_bias(bias, written)]
-    assert total(f"in {width} -> attn {width}{_options(options)}", "keras") == counted
+    assert total(f"in {width} -> attn {width}{options_text(options)}", "keras") == counted
 
 
 #: A dense stack with LoRA: the input width, each layer's (size, bias), the layers adapted, r.
@@ -793,7 +794,7 @@ def stack_text(drawn: Stack) -> str:
     words = [f"in {width}"]
     for k, (size, bias) in enumerate(layers):
         options = ([] if bias else ["bias=none"]) + ([f"lora={r}"] if k in adapted else [])
-        words.append(f"dense {size}{_options(options)}")
+        words.append(f"dense {size}{options_text(options)}")
     return " -> ".join(words)
 
 
@@ -873,7 +874,7 @@ def test_keras_attention_lora(
     counted = keras_attention_lora(keras_module, layer, query, query if value is None else value, letters, r)
     options = [f"heads={heads}", f"head_dim={key_dim}", f"lora={r}", f"lora_on={letters}"]
     options += ([] if value_dim is None else [f"value_dim={value_dim}"]) + ([] if value is None else [f"kv_in={value}"])
-    counts = derive.count(f"in {query} -> attn {query}{_options(options)}", "keras").as_dict()
+    counts = derive.count(f"in {query} -> attn {query}{options_text(options)}", "keras").as_dict()
     assert (counts["trainable"], counts["total"]) == counted
 
 

@@ -1,33 +1,219 @@
-"""A lean loop over Lark's LALR tables: the parser's successful path, without Lark's generic one.
+"""A lean loop over the grammar's LALR tables: the parser's successful path, without Lark.
 
 Lark builds the tables from the grammar (``grammar/derive.lark`` stays the one source of the
-syntax) and calls derive's callbacks as it reduces; its general loop then pays, per token, for
-a :class:`lark.lexer.LexerState`, a line counter, a :class:`~lark.parsers.lalr_parser_state.ParserState`
-and a dictionary lookup hashing each grammar rule. This module reads the same tables once --
-the contextual lexer's scanner for each parser state, each state's actions, each rule's
-callback and length -- and runs the same shift-reduce loop over them with plain locals: the
-same tokens, the same callbacks in the same order, so the same records.
+syntax). :func:`tables` reads them out of a built Lark parser as plain data -- the contextual
+lexer's patterns for each parser state, each state's actions, and for each grammar rule its
+length and how Lark would shape its children before calling derive's callback (the rule's
+child filter: placeholders for absent ``[...]``, inlined ``_rules``; and ``?rule``
+inlining). ``python -m derive.lalr`` writes them to ``grammar/derive.tables.json``, which
+ships beside the grammar with the grammar's checksum: a text that parses is then read
+without importing Lark at all (some 30 ms of a cold start), and if the grammar has changed
+since, the tables are read from Lark again.
 
-It covers what a text that parses needs. Anything else -- a character no terminal matches, a
-token the state does not expect, a Lark whose insides are not the ones read here -- raises
-:class:`Unsupported`, and the caller parses the text again with Lark itself, whose error (or
-result) is then the answer: every error message comes from one place.
+:class:`Driver` runs the shift-reduce loop over those tables with plain locals, with the
+same tokens (Lark's token attributes) and the same callbacks in the same order, so the same
+records. It covers what a text that parses needs: a character no terminal matches, or a token
+a state does not expect, raises :class:`Unsupported`, and the caller parses the text again
+with Lark itself, whose error (or result) is then the answer, so that every error message
+comes from one place.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token
-from lark.parsers.lalr_analysis import Shift
+__all__ = ["FORMAT", "Driver", "Token", "Tree", "Unsupported", "checksum", "load", "tables"]
 
-__all__ = ["Driver", "Unsupported"]
+#: The layout of the tables file; a file of another layout is not read.
+FORMAT = 1
 
 
 class Unsupported(Exception):
     """The loop cannot go on: parse the text with Lark instead."""
+
+
+class Token(str):
+    """A terminal as matched: its text, with the attributes of Lark's ``Token``."""
+
+    type: str
+    value: str
+    start_pos: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    end_pos: int
+
+    def __new__(
+        cls, type: str, value: str, start_pos: int, line: int, column: int, end_line: int, end_column: int, end_pos: int
+    ) -> Token:
+        self = super().__new__(cls, value)
+        self.type, self.value, self.start_pos, self.end_pos = type, value, start_pos, end_pos
+        self.line, self.column, self.end_line, self.end_column = line, column, end_line, end_column
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        places = (self.start_pos, self.line, self.column, self.end_line, self.end_column, self.end_pos)
+        return Token, (self.type, self.value, *places)
+
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {self.value!r})"
+
+
+class Tree:
+    """What a rule without a callback of its own builds: Lark's helper rules for ``*`` and
+    ``+`` (``__program_star_0``), whose children the rule above takes in."""
+
+    __slots__ = ("children", "data")
+
+    def __init__(self, data: str, children: list[Any]) -> None:
+        self.data = data
+        self.children = children
+
+
+# A rule's callback, as data (lists, to be JSON):
+#   ["method", name]              the transformer's method ``name``
+#   ["tree", name]                a Tree (a helper rule)
+#   ["single", inner]             Lark's ExpandSingleChild: a lone child is the value
+#   ["filter", include, nones, inner]
+#                                 Lark's ChildFilterLALR: children i in order, each in
+#                                 ``include`` as [i, expand, nones before it] (expand: take in a
+#                                 Tree's children), then ``nones`` placeholders
+Spec = list[Any]
+Callback = Callable[[list[Any]], Any]
+
+
+def checksum(grammar: str) -> str:
+    """The grammar's checksum, recorded in the tables built from it."""
+    data = grammar.encode("utf-8")
+    return f"{zlib.crc32(data):08x}-{zlib.adler32(data):08x}-{len(data)}"
+
+
+def tables(lark: Any, start: str, grammar: str) -> dict[str, Any]:
+    """The tables of ``lark`` (built with ``parser="lalr"``, a contextual lexer and a
+    transformer, so that every rule has a callback) as plain data."""
+    from functools import partial
+
+    from lark import Tree as LarkTree
+    from lark.parse_tree_builder import ChildFilter, ExpandSingleChild
+    from lark.parsers.lalr_analysis import Shift
+
+    try:
+        frontend = lark.parser
+        lalr = frontend.parser.parser
+        table = lalr.parse_table
+        lexers = frontend.lexer.lexers
+        ignore = sorted(frontend.lexer_conf.ignore)
+        transformer = lark.options.transformer
+    except AttributeError as error:  # another Lark: its own loop will do
+        raise Unsupported(str(error)) from None
+
+    def spec(callback: Any, rule: Any) -> Spec:
+        if isinstance(callback, ChildFilter):
+            include = [[entry[0], bool(entry[1]), entry[2] if len(entry) > 2 else 0] for entry in callback.to_include]
+            nones = getattr(callback, "append_none", 0) or 0
+            return ["filter", include, nones, spec(callback.node_builder, rule)]
+        if isinstance(callback, ExpandSingleChild):
+            return ["single", spec(callback.node_builder, rule)]
+        if isinstance(callback, partial) and callback.func is LarkTree and len(callback.args) == 1:
+            return ["tree", callback.args[0]]
+        name = rule.alias or rule.options.template_source or rule.origin.name
+        if getattr(callback, "__self__", None) is transformer and getattr(transformer, name, None) == callback:
+            return ["method", name]
+        raise Unsupported(f"the callback of {rule}")
+
+    rules: list[list[Any]] = []
+    numbers: dict[Any, int] = {}
+    actions: dict[str, dict[str, list[Any]]] = {}
+    for state, entries in table.states.items():
+        mine: dict[str, list[Any]] = {}
+        for symbol, (action, arg) in entries.items():
+            if action is Shift:
+                mine[symbol] = [True, arg]
+                continue
+            if arg not in numbers:
+                numbers[arg] = len(rules)
+                rules.append([len(arg.expansion), arg.origin.name, spec(lalr.callbacks[arg], arg)])
+            mine[symbol] = [False, numbers[arg]]
+        actions[str(state)] = mine
+
+    scanners: list[list[list[Any]]] = []
+    found: dict[int, int] = {}
+    state_scanner: dict[str, int] = {}
+    for state, lexer in lexers.items():
+        if id(lexer) not in found:
+            try:
+                patterns = lexer.scanner._mres
+                callbacks = lexer.callback
+            except AttributeError as error:  # another Lark
+                raise Unsupported(str(error)) from None
+            if callbacks:  # terminals that Lark re-types after matching them
+                raise Unsupported("lexer callbacks")
+            if not all(isinstance(pattern, re.Pattern) for pattern in patterns):
+                raise Unsupported("patterns for another regular expression module")
+            found[id(lexer)] = len(scanners)
+            scanners.append([[pattern.pattern, pattern.flags] for pattern in patterns])
+        state_scanner[str(state)] = found[id(lexer)]
+
+    return {
+        "format": FORMAT,
+        "grammar": checksum(grammar),
+        "start": table.start_states[start],
+        "end": table.end_states[start],
+        "ignore": ignore,
+        "scanners": scanners,
+        "state_scanner": state_scanner,
+        "actions": actions,
+        "rules": rules,
+    }
+
+
+def load(path: Path, grammar: str) -> dict[str, Any] | None:
+    """The tables in ``path`` if they were built from ``grammar`` by this layout, else ``None``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("grammar") != checksum(grammar):
+        return None
+    return data
+
+
+def _callback(spec: Spec, transformer: Any) -> Callback:
+    what = spec[0]
+    if what == "method":
+        method: Callback = getattr(transformer, spec[1])
+        return method
+    if what == "tree":
+        name = spec[1]
+        return lambda children: Tree(name, children)
+    if what == "single":
+        inner = _callback(spec[1], transformer)
+        return lambda children: children[0] if len(children) == 1 else inner(children)
+    if what == "filter":
+        include = tuple((i, expand, nones) for i, expand, nones in spec[1])
+        appended, inner = spec[2], _callback(spec[3], transformer)
+
+        def filtered(children: list[Any]) -> Any:
+            kept: list[Any] = []
+            for i, expand, nones in include:
+                if nones:
+                    kept += [None] * nones
+                if expand:
+                    kept += children[i].children
+                else:
+                    kept.append(children[i])
+            if appended:
+                kept += [None] * appended
+            return inner(kept)
+
+        return filtered
+    raise Unsupported(f"a callback of the kind {what!r}")
 
 
 # An action: (True, next state) to shift; (False, (length, callback, rule's name)) to reduce.
@@ -35,51 +221,36 @@ Action = tuple[bool, Any]
 
 
 class Driver:
-    """The LALR parse of one grammar, built from a Lark parser made with ``parser="lalr"``, a
-    contextual lexer and a transformer (so that every rule has a callback)."""
+    """The LALR parse of one grammar, over :func:`tables`, calling ``transformer``'s methods."""
 
-    def __init__(self, lark: Lark, start: str) -> None:
+    def __init__(self, data: dict[str, Any], transformer: Any) -> None:
         try:
-            frontend: Any = lark.parser
-            lalr: Any = frontend.parser.parser
-            table = lalr.parse_table
-            self._lexers: dict[int, Any] = frontend.lexer.lexers
-            self._ignore = frozenset(frontend.lexer_conf.ignore)
-            self._start: int = table.start_states[start]
-            self._end: int = table.end_states[start]
-            callbacks = lalr.callbacks
-        except AttributeError as error:  # another Lark: its own loop will do
-            raise Unsupported(str(error)) from None
-        if any(isinstance(name, str) for name in callbacks):
-            raise Unsupported("callbacks on terminals")
-        reduce: dict[Any, Action] = {}
-        self._actions: dict[int, dict[str, Action]] = {}
-        for state, actions in table.states.items():
-            mine: dict[str, Action] = {}
-            for symbol, (action, arg) in actions.items():
-                if action is Shift:
-                    mine[symbol] = (True, arg)
-                else:
-                    if arg not in reduce:
-                        reduce[arg] = (False, (len(arg.expansion), callbacks[arg], arg.origin.name))
-                    mine[symbol] = reduce[arg]
-            self._actions[state] = mine
+            reduce = [(False, (size, _callback(spec, transformer), origin)) for size, origin, spec in data["rules"]]
+            self._actions: dict[int, dict[str, Action]] = {
+                int(state): {symbol: (True, arg) if shift else reduce[arg] for symbol, (shift, arg) in entries.items()}
+                for state, entries in data["actions"].items()
+            }
+            self._sources: list[list[list[Any]]] = data["scanners"]
+            self._state_scanner = {int(state): index for state, index in data["state_scanner"].items()}
+            self._ignore = frozenset(data["ignore"])
+            self._start: int = data["start"]
+            self._end: int = data["end"]
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
+            raise Unsupported(f"tables of another layout: {error!r}") from None
+        self._compiled: dict[int, tuple[re.Pattern[str], ...]] = {}
         self._scanners: dict[int, tuple[re.Pattern[str], ...]] = {}
 
     def _scanner(self, state: int) -> tuple[re.Pattern[str], ...]:
-        """The patterns of the terminals the parser accepts in ``state`` (built on first use,
-        as Lark's contextual lexer builds them)."""
-        found = self._scanners.get(state)
+        """The patterns of the terminals the parser accepts in ``state`` (compiled on first use,
+        as Lark's contextual lexer compiles them)."""
+        try:
+            index = self._state_scanner[state]
+        except KeyError:
+            raise Unsupported("a state without a lexer") from None
+        found = self._compiled.get(index)
         if found is None:
-            try:
-                lexer = self._lexers[state]
-                patterns = tuple(lexer.scanner._mres)
-                callbacks = lexer.callback
-            except (AttributeError, KeyError) as error:  # another Lark
-                raise Unsupported(str(error)) from None
-            if callbacks:  # terminals that Lark re-types after matching them
-                raise Unsupported("lexer callbacks")
-            found = self._scanners[state] = patterns
+            found = self._compiled[index] = tuple(re.compile(source, flags) for source, flags in self._sources[index])
+        self._scanners[state] = found
         return found
 
     def parse(self, text: str) -> Any:
@@ -140,3 +311,36 @@ class Driver:
                 values.append(value)
                 if token is None and goto == self._end:
                     return value
+
+
+def main() -> int:
+    """``python -m derive.lalr [PATH]``: write the tables of ``grammar/derive.lark`` (by default
+    to ``grammar/derive.tables.json``, where derive reads them)."""
+    import importlib
+    import sys
+
+    parse = importlib.import_module("derive.parse")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else parse.tables_path()
+    data = tables(parse.parser(), "program", parse.grammar_text())
+    target.write_text(dump(data), encoding="utf-8")
+    print(f"wrote {target}: {len(data['actions'])} states, {len(data['rules'])} rules")
+    return 0
+
+
+def dump(data: dict[str, Any]) -> str:
+    """The tables as the file holds them: JSON, a state or a rule a line."""
+    lines = []
+    for key, value in data.items():
+        if key == "actions":
+            body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items())
+            lines.append(f"{json.dumps(key)}: {{\n{body}\n}}")
+        elif key == "rules":
+            body = ",\n".join(f"  {json.dumps(v)}" for v in value)
+            lines.append(f"{json.dumps(key)}: [\n{body}\n]")
+        else:
+            lines.append(f"{json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,13 +19,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sympy as sp
-from lark import Lark, Token, UnexpectedInput
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-from . import shapes
+from . import lalr, shapes
 from .conventions import convention
 from .errors import (
     DeriveError,
@@ -39,20 +37,32 @@ from .errors import (
     span_at,
 )
 from .kinds import KIND_NAMES, KINDS, Option
-from .lalr import Driver, Unsupported
+from .lalr import Driver, Token, Unsupported
 from .model import BlockDef, Branch, Call, Group, Layer, NetCall, NetDef, Node, Param, Part, Program
 from .shapes import INPUT_CHANNELS, Shape
 
+if TYPE_CHECKING:
+    from lark import Lark, UnexpectedInput
+
 GRAMMAR_FILE = "derive.lark"
+#: The grammar's LALR tables, written by ``python -m derive.lalr`` (see :mod:`derive.lalr`).
+TABLES_FILE = "derive.tables.json"
 PRELUDE_FILE = "prelude.derive"
+
+
+def _grammar_dirs() -> tuple[Path, ...]:
+    """Where the grammar is: installed as ``derive/grammar/``, or at the top of a source
+    checkout (an editable install, or none)."""
+    here = Path(__file__).resolve().parent
+    return here / "grammar", here.parent / "grammar"
 
 
 def grammar_text() -> str:
     """The text of the language's grammar: installed as ``derive/grammar/``, or at the top of
     a source checkout (an editable install, or none), or read through the import system (a
     zipped package)."""
-    here = Path(__file__).resolve().parent
-    for path in (here / "grammar" / GRAMMAR_FILE, here.parent / "grammar" / GRAMMAR_FILE):
+    for folder in _grammar_dirs():
+        path = folder / GRAMMAR_FILE
         if path.is_file():
             return path.read_text(encoding="utf-8")
     from importlib import resources
@@ -60,41 +70,76 @@ def grammar_text() -> str:
     return resources.files("derive.grammar").joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
+def tables_path() -> Path:
+    """The file of the grammar's tables, beside the grammar."""
+    for folder in _grammar_dirs():
+        if (folder / GRAMMAR_FILE).is_file():
+            return folder / TABLES_FILE
+    return _grammar_dirs()[0] / TABLES_FILE
+
+
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser for the language, built on first use.
+    """Lark's LALR parser for the language, built on first use: for a text the lean loop
+    cannot take (a syntax error), and to read the tables when the file of them is missing
+    or was built from another grammar.
 
     It builds no parse tree: the parser calls :class:`_Build`'s method for each rule as it
     reduces it, with every child (``keep_all_tokens``), so that each record knows where it was
     written without Lark's position propagation over a tree that is then thrown away.
-
-    Lark keeps the built tables in a cache file (in the temporary directory, keyed by the
-    grammar's hash and Lark's version), which saves a cold start ~20 ms; without a writable
-    temporary directory it is built each time.
     """
     return _lark(transformer=_Build(), keep_all_tokens=True)
 
 
 @functools.cache
 def _driver() -> Driver | None:
-    """The parser's tables run by derive's own loop (:mod:`derive.lalr`), if this Lark's
-    insides are the ones it reads."""
+    """The parser's tables run by derive's own loop (:mod:`derive.lalr`): read from the
+    tables file when it was built from this grammar, else from Lark (if this Lark's insides
+    are the ones :func:`derive.lalr.tables` reads)."""
+    grammar = grammar_text()
+    data = lalr.load(tables_path(), grammar)
     try:
-        return Driver(parser(), "program")
+        return Driver(data if data is not None else lalr.tables(parser(), "program", grammar), _Build())
     except Unsupported:
         return None
 
 
 def _read(text: str) -> Any:
     """The records of ``text``, built as it is parsed: by the lean loop, or where that cannot
-    go on (a syntax error among others), by Lark, whose error is then raised."""
+    go on (a syntax error among others), by Lark, whose error is then raised.
+
+    A fault found while reading (a number too long, a division by zero) comes after any
+    syntax error in the text, as it did when the whole text was parsed before anything was
+    built.
+    """
     driver = _driver()
     if driver is not None:
         try:
             return driver.parse(text)
         except Unsupported:
             pass
-    return parser().parse(text)
+        except DeriveError:
+            _first_syntax_error(text)
+            raise
+    from lark import UnexpectedInput
+
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text) from None
+    except DeriveError:
+        _first_syntax_error(text)
+        raise
+
+
+def _first_syntax_error(text: str) -> None:
+    """Raise the syntax error of ``text``, if it has one."""
+    from lark import UnexpectedInput
+
+    try:
+        checker().parse(text)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text) from None
 
 
 @functools.cache
@@ -105,11 +150,11 @@ def checker() -> Lark:
 
 
 def _lark(**extra: Any) -> Lark:
-    options: dict[str, Any] = {"start": "program", "parser": "lalr", "maybe_placeholders": True, **extra}
-    try:
-        return Lark(grammar_text(), cache=True, **options)
-    except OSError:
-        return Lark(grammar_text(), **options)
+    # Built without Lark's cache, which would unpickle a file from the shared temporary
+    # directory: the successful path reads the tables file instead.
+    from lark import Lark
+
+    return Lark(grammar_text(), start="program", parser="lalr", maybe_placeholders=True, **extra)
 
 
 # --- scopes ----------------------------------------------------------------------------------
@@ -309,19 +354,7 @@ def parse(text: str, prelude_scope: Scope | None = None) -> Program:
 def _parse(text: str, scope: Scope, origin: str = "", definitions_only: bool = False) -> Program:
     try:
         _check_limits(text)
-        try:
-            raw = _read(text).value  # a _P, built by _Build
-        except UnexpectedInput as error:
-            raise _syntax_error(error, text) from None
-        except DeriveError:
-            # A fault found while reading (a number too long, a division by zero): a syntax
-            # error anywhere in the text is reported first, as it was when the whole text was
-            # parsed before anything was built.
-            try:
-                checker().parse(text)
-            except UnexpectedInput as error:
-                raise _syntax_error(error, text) from None
-            raise
+        raw = _read(text).value  # a _P, built by _Build
         assert isinstance(raw, _Program)
         return _Resolver(text, scope, origin).program(raw, definitions_only)
     except DeriveError as error:
@@ -462,7 +495,7 @@ def _expr(value: Any) -> sp.Expr:
 
 
 def _span(token: Token) -> Span:
-    return Span(token.start_pos, token.end_pos, token.line, token.column)  # type: ignore[arg-type]
+    return Span(token.start_pos, token.end_pos, token.line, token.column)
 
 
 def _name(token: Token) -> tuple[str, Span]:
@@ -1188,6 +1221,8 @@ def _acceptable(text: str, position: int, fallback: set[str]) -> set[str]:
     come next here (a ')' after ``in 205``); running the parser on the text before the fault
     and asking it gives the exact set.
     """
+    from lark import UnexpectedInput
+
     try:
         state = checker().parse_interactive(text[:position])
         state.exhaust_lexer()
@@ -1197,6 +1232,8 @@ def _acceptable(text: str, position: int, fallback: set[str]) -> set[str]:
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> SpecSyntaxError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(error, UnexpectedToken):
         token = error.token
         expected = set(error.expected)

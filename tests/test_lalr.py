@@ -1,19 +1,27 @@
-"""derive.lalr: the lean loop over Lark's tables builds the records Lark's own loop builds.
+"""derive.lalr: the lean loop over the grammar's tables builds the records Lark's own loop builds.
 
 Every text is parsed both ways and the records compared, tokens with their places (offsets,
-lines, columns); a text the loop cannot take is handed to Lark, whose error stands.
+lines, columns): by the loop over the tables file that ships beside the grammar, by the loop
+over tables read from Lark in this process, and by Lark. A text the loop cannot take is handed
+to Lark, whose error stands.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import lark
 import pytest
-from lark import Token, UnexpectedInput
+from lark import UnexpectedInput
 
 from conftest import ROOT
+from derive import lalr
 from derive.errors import DeriveError
 from derive.lalr import Driver, Unsupported
 
@@ -22,7 +30,7 @@ parse = importlib.import_module("derive.parse")  # the module, not derive.parse 
 
 def _plain(value: Any) -> Any:
     """A record as plain data: tokens with every place Lark gives them."""
-    if isinstance(value, Token):
+    if isinstance(value, lark.Token | lalr.Token):
         places = (value.start_pos, value.end_pos, value.line, value.column, value.end_line, value.end_column)
         return ("token", value.type, str(value), places)
     if isinstance(value, parse._P):
@@ -70,11 +78,71 @@ def _outcome(read: Any, text: str) -> Any:
         return ("fault", error.message)
 
 
+def _from_lark() -> Driver:
+    """The loop over tables read from the Lark installed (which has the insides read)."""
+    return Driver(lalr.tables(parse.parser(), "program", parse.grammar_text()), parse._Build())
+
+
 @pytest.mark.parametrize("text", _texts())
 def test_the_loop_builds_what_lark_builds(text: str) -> None:
     driver = parse._driver()
-    assert driver is not None  # the Lark installed has the insides the loop reads
-    assert _outcome(driver.parse, text) == _outcome(parse.parser().parse, text)
+    assert driver is not None
+    expected = _outcome(parse.parser().parse, text)
+    assert _outcome(driver.parse, text) == expected
+    assert _outcome(_from_lark().parse, text) == expected
+
+
+def test_the_tables_file_was_built_from_the_grammar() -> None:
+    # After an edit of grammar/derive.lark, run `python -m derive.lalr` to write them again.
+    data = lalr.load(parse.tables_path(), parse.grammar_text())
+    assert data is not None, "grammar/derive.tables.json is stale: run python -m derive.lalr"
+    assert data["grammar"] == lalr.checksum(parse.grammar_text())
+
+
+def test_tables_built_from_another_grammar_are_not_read(tmp_path: Path) -> None:
+    data = json.loads(parse.tables_path().read_text(encoding="utf-8"))
+    path = tmp_path / "tables.json"
+    path.write_text(lalr.dump(data), encoding="utf-8")
+    assert lalr.load(path, parse.grammar_text()) == data
+    assert lalr.load(path, parse.grammar_text() + "\n// an edit\n") is None
+    path.write_text(lalr.dump({**data, "format": lalr.FORMAT + 1}), encoding="utf-8")
+    assert lalr.load(path, parse.grammar_text()) is None
+    path.write_text("{not json", encoding="utf-8")
+    assert lalr.load(path, parse.grammar_text()) is None
+    assert lalr.load(tmp_path / "missing.json", parse.grammar_text()) is None
+
+
+def test_the_tables_are_written_by_the_module(tmp_path: Path) -> None:
+    target = tmp_path / "tables.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "derive.lalr", str(target)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.startswith(f"wrote {target}")
+    data = lalr.load(target, parse.grammar_text())
+    assert data is not None
+    text = "in 224x224x3 -> conv 64 (k=7, stride=2) -> [dense 4 -> relu] x3 using pytorch where T=5"
+    assert _plain(Driver(data, parse._Build()).parse(text)) == _plain(parse.parser().parse(text))
+
+
+def test_a_successful_parse_does_not_import_lark() -> None:
+    code = (
+        "import sys, derive\n"
+        "assert int(derive.count('in 205 -> lstm 700 x5 -> dense 205')) == 18371705\n"
+        "assert 'lark' not in sys.modules, sorted(m for m in sys.modules if m.startswith('lark'))\n"
+        "try:\n"
+        "    derive.count('in 205 -> lstm 700 ->')\n"
+        "except derive.DeriveError as error:\n"
+        "    assert 'expected a layer kind' in str(error), str(error)\n"
+        "assert 'lark' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_tokens_keep_their_places_through_pickle() -> None:
+    token = lalr.Token("INT", "205", 3, 1, 4, 1, 7, 6)
+    again = pickle.loads(pickle.dumps(token))
+    assert (again, again.type, again.start_pos, again.end_pos, again.line, again.column) == ("205", "INT", 3, 6, 1, 4)
+    assert (again.end_line, again.end_column, type(again)) == (1, 7, lalr.Token)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +163,9 @@ def test_another_lark_is_parsed_by_lark_itself(monkeypatch: pytest.MonkeyPatch) 
         parser = None  # no frontend: not the Lark the loop reads
 
     with pytest.raises(Unsupported):
-        Driver(Other(), "program")  # type: ignore[arg-type]
+        lalr.tables(Other(), "program", parse.grammar_text())
+    with pytest.raises(Unsupported):
+        Driver({"rules": [[1, "program", ["no such callback"]]]}, parse._Build())
     monkeypatch.setattr(parse, "_driver", lambda: None)
     import derive
 

@@ -37,6 +37,7 @@ def test_wheel_and_sdist_carry_the_grammar(dist: Path) -> None:
     (wheel,) = dist.glob("derive-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "derive/grammar/derive.lark" in names
+    assert "derive/grammar/derive.tables.json" in names  # the parser's tables, read without Lark
     assert "derive/py.typed" in names
     assert {f"derive/check/{part}.py" for part in ("__init__", "figures", "reader", "report")} <= set(names)
     (sdist,) = dist.glob("derive-*.tar.gz")
@@ -65,3 +66,6 @@ def test_installed_wheel_runs_from_another_directory(dist: Path, tmp_path: Path)
     assert version == f"derive {metadata.strip()}"
     location = _run(python, "-c", "import derive; print(derive.__file__)", cwd=elsewhere, env=env)
     assert str(env_dir) in location  # the installed copy, not the source tree
+    # The installed tables match the installed grammar: a spec that parses never imports Lark.
+    code = "import sys, derive; derive.count('in 3 -> lstm 2'); print(sorted(m for m in sys.modules if 'lark' in m))"
+    assert _run(python, "-c", code, cwd=elsewhere, env=env).strip() == "[]"

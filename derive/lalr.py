@@ -216,7 +216,8 @@ def _callback(spec: Spec, transformer: Any) -> Callback:
     raise Unsupported(f"a callback of the kind {what!r}")
 
 
-# An action: (True, next state) to shift; (False, (length, callback, rule's name)) to reduce.
+# An action: (True, next state) to shift; (False, (length, callback, rule's name)) to reduce,
+# where the callback is None for a rule of one child whose value is that child.
 Action = tuple[bool, Any]
 
 
@@ -225,7 +226,10 @@ class Driver:
 
     def __init__(self, data: dict[str, Any], transformer: Any) -> None:
         try:
-            reduce = [(False, (size, _callback(spec, transformer), origin)) for size, origin, spec in data["rules"]]
+            reduce = [
+                (False, (size, None if size == 1 and spec[0] == "single" else _callback(spec, transformer), origin))
+                for size, origin, spec in data["rules"]
+            ]
             self._actions: dict[int, dict[str, Action]] = {
                 int(state): {symbol: (True, arg) if shift else reduce[arg] for symbol, (shift, arg) in entries.items()}
                 for state, entries in data["actions"].items()
@@ -299,13 +303,17 @@ class Driver:
                     values.append(token)
                     break
                 size, callback, origin = arg
-                if size:
-                    children = values[-size:]
-                    del states[-size:]
-                    del values[-size:]
+                if callback is None:  # a ?rule of one child (Lark's ExpandSingleChild): the child
+                    del states[-1]
+                    value = values.pop()
                 else:
-                    children = []
-                value = callback(children)
+                    if size:
+                        children = values[-size:]
+                        del states[-size:]
+                        del values[-size:]
+                    else:
+                        children = []
+                    value = callback(children)
                 _, goto = actions[states[-1]][origin]
                 states.append(goto)
                 values.append(value)

@@ -521,14 +521,12 @@ Child = Any  # a Token, a _P, or None (an optional part that is absent)
 
 
 def _extent(children: list[Child]) -> Span:
-    first: Any = None
-    last: Any = None
-    for first in children:
-        if first is not None:
-            break
-    for last in reversed(children):
-        if last is not None:
-            break
+    first = children[0]
+    if first is None:  # an absent [...] first: the rule starts at its first written part
+        first = next(c for c in children if c is not None)
+    last = children[-1]
+    if last is None:
+        last = next(c for c in reversed(children) if c is not None)
     end = last.span.end if type(last) is _P else last.end_pos
     if type(first) is _P:
         start = first.span

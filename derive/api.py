@@ -9,7 +9,6 @@ Rendering is delegated to :mod:`derive.render`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +31,7 @@ from .errors import (
     UnknownNameError,
     did_you_mean,
 )
+from .lazy import cached_property
 from .model import Program
 from .parse import Scope, load, parse, prelude
 from .shapes import MAX_DIGITS, as_size
@@ -112,12 +112,12 @@ class Result:
 
     # -- totals --
 
-    @functools.cached_property
+    @cached_property
     def counts(self) -> Counts:
         """The counts of every category."""
         return total_of(self.parts)
 
-    @functools.cached_property
+    @cached_property
     def total(self) -> sp.Expr:
         """The total count, expanded: an exact SymPy Integer when no symbol is left."""
         return _expanded(self.counts.total)
@@ -147,14 +147,14 @@ class Result:
         """The total less the embedding tables (Kaplan et al. 2020's N)."""
         return _expanded(self.counts.total - self.counts.embedding)
 
-    @functools.cached_property
+    @cached_property
     def formula(self) -> sp.Expr:
         """The total as a short closed form (collected, or factored where that is shorter)."""
         if self.total.is_Integer:
             return self.total
         return closed_form(self.total, factored=self.tidy(self.total))
 
-    @functools.cached_property
+    @cached_property
     def unbound(self) -> Result | None:
         """The same program before its ``where`` bindings, for the closed form, if it has any."""
         if not self.source.where:
@@ -202,7 +202,7 @@ class Result:
 
     # -- compute and memory (SPEC §11) --
 
-    @functools.cached_property
+    @cached_property
     def compute(self) -> Compute:
         """The multiply-accumulates of every part and row, symbolic in ``T``."""
         return compute(self.parts)

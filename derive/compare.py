@@ -8,7 +8,6 @@ connections).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from .api import Result, collector_paused, scope_of, size_value
 from .conventions import CONVENTIONS, convention
 from .derivation import NodeResult, generic_terms
 from .errors import DeriveError
+from .lazy import cached_property
 from .model import Program
 from .parse import Scope, parse
 
@@ -86,7 +86,7 @@ class Comparison:
 
         return compare_dict(self)
 
-    @functools.cached_property
+    @cached_property
     def causes(self) -> tuple[Cause, ...]:
         """Why each convention differs from the base, summed over every layer by kind and term
         (``conv biases: -26,560``; ``batchnorm running statistics: 53,120 non-trainable under
@@ -107,7 +107,7 @@ class Comparison:
                 found.append(Cause(name, kind, term, delta, moved, text))
         return tuple(found)
 
-    @functools.cached_property
+    @cached_property
     def layers(self) -> tuple[LayerComparison, ...]:
         """Per layer (every layer, inside blocks and groups too), each convention's count and,
         where it differs from the base, why."""

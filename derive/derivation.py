@@ -25,6 +25,7 @@ from .algebra import closed_form, common_factor, expanded, merged, short, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
+from .lazy import cached_property
 from .model import Branch, Call, Group, Layer, NetCall, Node, Part, Program
 from .shapes import ONE, Shape
 
@@ -47,7 +48,7 @@ class Counts:
     buffers: sp.Expr = _ZERO
     embedding: sp.Expr = _ZERO
 
-    @functools.cached_property
+    @cached_property
     def total(self) -> sp.Expr:
         """Trainable and non-trainable parameters."""
         return add([self.trainable, self.non_trainable])
@@ -212,7 +213,7 @@ class NodeResult:
         """How many copies are chained."""
         return self.node.repeat
 
-    @functools.cached_property
+    @cached_property
     def counts(self) -> Counts:
         """All copies' counts together."""
         return _sum_counts([c.counts for c in self.copies])
@@ -227,7 +228,7 @@ class NodeResult:
         """The first copy's nodes, for a container."""
         return self.copies[0].children
 
-    @functools.cached_property
+    @cached_property
     def formula(self) -> sp.Expr | None:
         """One copy's count in the symbols i (input width), h (size) and the kind's option
         symbols (r, p); ``None`` for a container. Unevaluated, one part per term (the weight
@@ -317,7 +318,7 @@ class PartResult:
     nodes: tuple[NodeResult, ...]
     call: NetCall | None = None
 
-    @functools.cached_property
+    @cached_property
     def counts(self) -> Counts:
         """The part's counts."""
         return total_of(self.nodes)

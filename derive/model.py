@@ -13,7 +13,6 @@ a part is an input :class:`Shape` and a chain of nodes: :class:`Layer` (a built-
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
@@ -22,6 +21,7 @@ import sympy as sp
 
 from .errors import InvalidOptionError, InvalidSizeError, Span, SpecSyntaxError, UnknownNameError, did_you_mean
 from .kinds import KINDS, SHORTHANDS, Kind, kind_named
+from .lazy import cached_property
 from .shapes import (
     INPUT_CHANNELS,
     MAX_LAYERS,
@@ -195,7 +195,7 @@ class Layer:
         """The layer's :class:`~derive.kinds.Kind`."""
         return KINDS[self.kind]
 
-    @functools.cached_property
+    @cached_property
     def free_symbols(self) -> set[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
         return _free([self.size, self.repeat, *(v for v in _option_sizes(self.options))])
@@ -628,7 +628,7 @@ class Program:
         """The free symbols (``where`` bindings included), sorted by name."""
         return list(self._symbols)
 
-    @functools.cached_property
+    @cached_property
     def _symbols(self) -> tuple[sp.Symbol, ...]:
         # Asked for several times per count; a long chain's walk is done once.
         found: set[sp.Symbol] = set().union(*(p.free_symbols for p in self.parts))

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -602,9 +601,10 @@ def build_check_parser() -> argparse.ArgumentParser:
         "-j",
         "--jobs",
         type=_jobs,
-        default=1,
+        default=None,
         metavar="N",
-        help="count the rows in N processes (0: one per CPU); the report is the same, in the same order",
+        help="count the rows in N processes (0: one per CPU; by default one per 500 rows, at most one per CPU "
+        "and 8); the report is the same, in the same order",
     )
     return parser
 
@@ -617,7 +617,11 @@ def _jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number of processes, not {text!r}") from None
     if jobs < 0:
         raise argparse.ArgumentTypeError(f"expected 0 (one per CPU) or more processes, not {jobs}")
-    return jobs or os.cpu_count() or 1
+    if jobs:
+        return jobs
+    from .check.stream import usable_cpus
+
+    return usable_cpus()
 
 
 def check_main(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

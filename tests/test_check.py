@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ROOT
 from derive import check, cli
-from derive.check import CaseFileError, Figure, StatedFigureError
+from derive.check import CaseFileError, Figure, StatedFigureError, stream
 from derive.errors import DeriveError
 from derive.testing import assert_count
 
@@ -1045,9 +1045,46 @@ def test_jobs_must_be_a_number_of_processes(tmp_path: Path, jobs: str) -> None:
     assert "argument -j/--jobs: expected" in err
 
 
-def test_jobs_0_is_one_per_cpu() -> None:
+def test_jobs_0_is_one_per_usable_cpu() -> None:
     args = cli.build_check_parser().parse_args(["t.tsv", "--jobs", "0"])
-    assert args.jobs == (os.cpu_count() or 1)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert args.jobs == usable
+
+
+@pytest.mark.parametrize(
+    ("rows", "cpus", "jobs"),
+    [
+        *[(0, 4, 1), (499, 4, 1), (500, 4, 1), (1_000, 4, 2), (1_999, 4, 3), (10_000, 4, 4)],
+        *[(10_000, 1, 1), (10_000, 16, 8), (1_000_000, 64, 8)],
+    ],
+)
+def test_by_default_a_process_for_every_500_rows(
+    monkeypatch: pytest.MonkeyPatch, rows: int, cpus: int, jobs: int
+) -> None:
+    # One per 500 rows (rows // 500), at most one per usable CPU and 8, at least one.
+    monkeypatch.setattr(stream, "usable_cpus", lambda: cpus)
+    assert stream.auto_jobs(rows) == jobs
+    assert cli.build_check_parser().parse_args(["t.tsv"]).jobs is None
+
+
+def test_a_long_table_is_counted_in_several_processes_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "t.tsv", _mixed_table(6))
+    started: list[int] = []
+    in_processes = stream._in_processes
+
+    def spy(cases: object, jobs: int, form: str) -> object:
+        started.append(jobs)
+        return in_processes(cases, jobs, form)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream, "_in_processes", spy)
+    monkeypatch.setattr(stream, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(stream, "AUTO_ROWS", 3)  # six rows are then two processes' worth
+    alone = run_check(path, "--jobs", "1")
+    assert started == []
+    assert run_check(path) == alone
+    assert started == [2]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers in /proc (Linux)")

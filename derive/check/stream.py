@@ -2,11 +2,12 @@
 
 ``derive check`` reads the file through once to find what is wrong with it before it counts
 anything (a malformed file prints no report), then reads it again and counts the rows, in this
-process or, with ``jobs``, in several, a chunk of rows at a time; the report keeps the file's
-order whatever the number of processes. Counted rows wait in a spool (the last few thousand in
-memory, the rest on disk) until the last one is in, since the text table's widths and the
-Markdown summary need them all, so that memory stays the same for ten rows or a million. When
-standard error is a terminal, the number of rows counted so far is shown there.
+process or in several, a chunk of rows at a time (by default, several for a table long enough
+to repay starting them); the report keeps the file's order whatever the number of processes.
+Counted rows wait in a spool (the last few thousand in memory, the rest on disk) until the last
+one is in, since the text table's widths and the Markdown summary need them all, so that
+memory stays the same for ten rows or a million. When standard error is a terminal, the number
+of rows counted so far is shown there.
 """
 
 from __future__ import annotations
@@ -27,12 +28,32 @@ from typing import IO, TextIO
 from .reader import Case, iter_cases, read_cases
 from .report import Checker, Row, Tally, json_chunks, markdown_lines, text_lines
 
-__all__ = ["CHUNK", "check_rows", "run"]
+__all__ = ["AUTO_MAX", "AUTO_ROWS", "CHUNK", "auto_jobs", "check_rows", "run", "usable_cpus"]
 
 #: The rows a process counts at a time: enough that sending them costs little beside counting.
 CHUNK = 64
+#: By default, a process for every this many rows: below it, starting a worker costs about what
+#: it saves (on 500 rows, two processes take 0.42 s and one 0.46 s, each a new command).
+AUTO_ROWS = 500
+#: By default, at most this many processes.
+AUTO_MAX = 8
 _KEPT = 4096  # rows kept in memory (about a megabyte); the ones before go to disk
 _TICK = 0.1  # seconds between two updates of the progress line
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the system tells it (a container or
+    ``taskset`` may allow fewer than the machine has), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def auto_jobs(rows: int) -> int:
+    """The processes ``derive check`` counts ``rows`` rows in when not told: one per
+    :data:`AUTO_ROWS` rows, at most one per usable CPU and :data:`AUTO_MAX`, at least one."""
+    return max(1, min(rows // AUTO_ROWS, usable_cpus(), AUTO_MAX))
 
 
 def check_rows(cases: Iterable[Case], jobs: int = 1, form: str = "text") -> Iterator[Row]:
@@ -167,16 +188,21 @@ def _source(path: str | Path) -> Callable[[], Iterable[Case]]:
     return lambda: cases
 
 
-def run(path: str | Path, out: TextIO, form: str = "text", jobs: int = 1, progress: TextIO | None = None) -> int:
+def run(
+    path: str | Path, out: TextIO, form: str = "text", jobs: int | None = 1, progress: TextIO | None = None
+) -> int:
     """Check the table at ``path`` and write its report to ``out`` in ``form`` (``text``,
-    ``json`` or ``markdown``); return how many rows fail. ``progress``: where to show the
-    rows counted so far (a terminal), or ``None``.
+    ``json`` or ``markdown``); return how many rows fail. ``jobs``: the processes to count in,
+    or ``None`` to choose by the table's length (:func:`auto_jobs`). ``progress``: where to
+    show the rows counted so far (a terminal), or ``None``.
 
     Raises :class:`~derive.check.reader.CaseFileError` for a malformed file, before anything
     is written to ``out``.
     """
     cases = _source(path)
     total = sum(1 for _ in cases())  # the whole file is read once, and refused if malformed
+    if jobs is None:
+        jobs = auto_jobs(total)
     tally = Tally()
     spool = _Spool()
     shown = _Progress(progress, total)

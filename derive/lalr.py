@@ -38,7 +38,10 @@ class Unsupported(Exception):
 
 
 class Token(str):
-    """A terminal as matched: its text, with the attributes of Lark's ``Token``."""
+    """A terminal as matched: its text, with the attributes of Lark's ``Token`` (in slots, as
+    Lark keeps them: an instance dictionary would triple a token's size)."""
+
+    __slots__ = ("column", "end_column", "end_line", "end_pos", "line", "start_pos", "type", "value")
 
     type: str
     value: str

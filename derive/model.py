@@ -196,7 +196,7 @@ class Layer:
         return KINDS[self.kind]
 
     @cached_property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols in the layer's size, repeat count and option widths."""
         return _free([self.size, self.repeat, *(v for v in _option_sizes(self.options))])
 
@@ -262,7 +262,7 @@ class Group:
         return "[...]"
 
     @property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols of the group and its chain."""
         return _free([self.repeat]).union(*(n.free_symbols for n in self.chain))
 
@@ -313,7 +313,7 @@ class Branch:
         return "residual" if self.residual else f"{self.op} {{...}}"
 
     @property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols of every branch."""
         return _free([self.repeat]).union(*(n.free_symbols for b in self.branches for n in b))
 
@@ -407,7 +407,7 @@ class Call:
         return self.block.name if self.size is None else f"{self.block.name} {dsl_size(self.size)}"
 
     @property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols of the call's size, repeat and arguments."""
         return _free([self.size, self.repeat, *self.args.values()])
 
@@ -518,7 +518,7 @@ class Part:
             _check_nesting(nesting((node,)), "the part", node.spans.get("node", node.spans.get("kind")))
 
     @property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols of the input and the chain."""
         return _free(list(self.input.dims)).union(*(n.free_symbols for n in self.chain))
 
@@ -568,7 +568,7 @@ class NetCall:
         )
 
     @property
-    def free_symbols(self) -> set[sp.Symbol]:
+    def free_symbols(self) -> frozenset[sp.Symbol]:
         """The symbols of the call's values."""
         return _free(list(self.args.values()))
 

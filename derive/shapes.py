@@ -116,8 +116,14 @@ def dsl_size(value: sp.Expr) -> str:
     return text if value.is_Atom else f"({text})"
 
 
-def free_symbols(exprs: Sequence[sp.Expr | None]) -> set[sp.Symbol]:
-    return {s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol) and s != NONE}
+_NO_SYMBOLS: frozenset[sp.Symbol] = frozenset()
+
+
+def free_symbols(exprs: Sequence[sp.Expr | None]) -> frozenset[sp.Symbol]:
+    """The symbols in ``exprs``; one shared empty set when there are none (as for every layer of
+    a numeric network, which keeps its set)."""
+    found = [s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol) and s != NONE]
+    return frozenset(found) if found else _NO_SYMBOLS
 
 
 def substitute(value: sp.Expr, bindings: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:

@@ -619,7 +619,7 @@ def _jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected 0 (one per CPU) or more processes, not {jobs}")
     if jobs:
         return jobs
-    from .check.stream import usable_cpus
+    from .parallel import usable_cpus
 
     return usable_cpus()
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from derive import check, cli
-from derive.check import CaseFileError, Figure, StatedFigureError, stream
+from derive import check, cli, parallel
+from derive.check import CaseFileError, Figure, StatedFigureError
 from derive.errors import DeriveError
 from derive.testing import assert_count
 
@@ -1062,8 +1062,8 @@ def test_by_default_a_process_for_every_500_rows(
     monkeypatch: pytest.MonkeyPatch, rows: int, cpus: int, jobs: int
 ) -> None:
     # One per 500 rows (rows // 500), at most one per usable CPU and 8, at least one.
-    monkeypatch.setattr(stream, "usable_cpus", lambda: cpus)
-    assert stream.auto_jobs(rows) == jobs
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: cpus)
+    assert parallel.auto_jobs(rows) == jobs
     assert cli.build_check_parser().parse_args(["t.tsv"]).jobs is None
 
 
@@ -1072,15 +1072,15 @@ def test_a_long_table_is_counted_in_several_processes_by_default(
 ) -> None:
     path = write(tmp_path, "t.tsv", _mixed_table(6))
     started: list[int] = []
-    in_processes = stream._in_processes
+    in_processes = parallel.in_processes
 
-    def spy(cases: object, jobs: int, form: str) -> object:
+    def spy(items: object, work: object, jobs: int) -> object:
         started.append(jobs)
-        return in_processes(cases, jobs, form)  # type: ignore[arg-type]
+        return in_processes(items, work, jobs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(stream, "_in_processes", spy)
-    monkeypatch.setattr(stream, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(stream, "AUTO_ROWS", 3)  # six rows are then two processes' worth
+    monkeypatch.setattr(parallel, "in_processes", spy)
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "AUTO_ROWS", 3)  # six rows are then two processes' worth
     alone = run_check(path, "--jobs", "1")
     assert started == []
     assert run_check(path) == alone

@@ -13,95 +13,34 @@ of rows counted so far is shown there.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
 import os
 import pickle
-import signal
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, TextIO
 
+from .. import parallel
 from .reader import Case, iter_cases, read_cases
 from .report import Checker, Row, Tally, json_chunks, markdown_lines, text_lines
 
-__all__ = ["AUTO_MAX", "AUTO_ROWS", "CHUNK", "auto_jobs", "check_rows", "run", "usable_cpus"]
+__all__ = ["check_rows", "run"]
 
-#: The rows a process counts at a time: enough that sending them costs little beside counting.
-CHUNK = 64
-#: By default, a process for every this many rows: below it, starting a worker costs about what
-#: it saves (on 500 rows, two processes take 0.42 s and one 0.46 s, each a new command).
-AUTO_ROWS = 500
-#: By default, at most this many processes.
-AUTO_MAX = 8
 _KEPT = 4096  # rows kept in memory (about a megabyte); the ones before go to disk
 _TICK = 0.1  # seconds between two updates of the progress line
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on: its affinity where the system tells it (a container or
-    ``taskset`` may allow fewer than the machine has), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def auto_jobs(rows: int) -> int:
-    """The processes ``derive check`` counts ``rows`` rows in when not told: one per
-    :data:`AUTO_ROWS` rows, at most one per usable CPU and :data:`AUTO_MAX`, at least one."""
-    return max(1, min(rows // AUTO_ROWS, usable_cpus(), AUTO_MAX))
-
-
 def check_rows(cases: Iterable[Case], jobs: int = 1, form: str = "text") -> Iterator[Row]:
     """Check every case and yield its :class:`~derive.check.report.Row` in ``form``, in order;
-    with ``jobs`` above 1, across that many processes."""
+    with ``jobs`` above 1, across that many processes (:mod:`derive.parallel`)."""
     if jobs <= 1:
         check = Checker()
         for case in cases:
             yield check(case).row(form)
         return
-    yield from _in_processes(cases, jobs, form)
-
-
-def _chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
-    chunk: list[Case] = []
-    for case in cases:
-        chunk.append(case)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _in_processes(cases: Iterable[Case], jobs: int, form: str) -> Iterator[Row]:
-    """The rows counted by ``jobs`` worker processes, a chunk at a time, in the file's order;
-    at most two chunks per worker are read ahead, so memory does not grow with the table."""
-    methods = multiprocessing.get_all_start_methods()
-    # fork starts a worker with SymPy and derive already imported; spawn imports them again.
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pending: deque[Future[list[Row]]] = deque()
-    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker)
-    try:
-        for chunk in _chunks(cases):
-            pending.append(executor.submit(_check_chunk, chunk, form))
-            while len(pending) >= 2 * jobs:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker() -> None:
-    """A worker leaves Ctrl-C to the command, which stops it (no traceback from each worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield from parallel.in_processes(cases, functools.partial(_check_chunk, form=form), jobs)
 
 
 _checker: Checker | None = None  # a worker's, kept from chunk to chunk
@@ -188,12 +127,10 @@ def _source(path: str | Path) -> Callable[[], Iterable[Case]]:
     return lambda: cases
 
 
-def run(
-    path: str | Path, out: TextIO, form: str = "text", jobs: int | None = 1, progress: TextIO | None = None
-) -> int:
+def run(path: str | Path, out: TextIO, form: str = "text", jobs: int | None = 1, progress: TextIO | None = None) -> int:
     """Check the table at ``path`` and write its report to ``out`` in ``form`` (``text``,
     ``json`` or ``markdown``); return how many rows fail. ``jobs``: the processes to count in,
-    or ``None`` to choose by the table's length (:func:`auto_jobs`). ``progress``: where to
+    or ``None`` to choose by the table's length (:func:`derive.parallel.auto_jobs`). ``progress``: where to
     show the rows counted so far (a terminal), or ``None``.
 
     Raises :class:`~derive.check.reader.CaseFileError` for a malformed file, before anything
@@ -202,7 +139,7 @@ def run(
     cases = _source(path)
     total = sum(1 for _ in cases())  # the whole file is read once, and refused if malformed
     if jobs is None:
-        jobs = auto_jobs(total)
+        jobs = parallel.auto_jobs(total)
     tally = Tally()
     spool = _Spool()
     shown = _Progress(progress, total)

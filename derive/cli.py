@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TextIO, cast
 
 from . import __version__
@@ -147,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-spec", action="store_true", help="with --hf: print the spec instead of counting it")
     parser.add_argument("--list", action="store_true", help="list the blocks and nets that programs can call")
     parser.add_argument("--show", metavar="NAME", help="print the definition of a block or net")
+    _add_jobs(
+        parser,
+        "with -: answer the specs in N processes (0: one per CPU; by default, for a file on standard input, "
+        "one per 500 lines, at most one per CPU and 8), in the same order",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     parser.add_argument("--version", action="version", version=f"derive {__version__}")
     return parser
@@ -278,39 +287,81 @@ def _definitions(args: argparse.Namespace) -> str:
     return found.listing()
 
 
-def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool) -> int:
-    """Answer each spec: a result on standard output, or an error on standard error (and, in a
-    batch with --json, an error object on standard output, so that every line has its answer).
-    A spec that derive itself fails on (a bug) is reported the same way and the batch goes on;
-    the status is the worst of the specs': 1 for a bug, else 2 for a mistake, else 0."""
+@dataclass
+class _Answer:
+    """What one spec prints: messages for standard error (in order, before the answer), the
+    answer for standard output (``None``: none), the --set names it used, and whether it
+    failed (a mistake in the spec) or broke (a bug in derive)."""
+
+    said: list[str]
+    shown: str | None
+    used: set[str]
+    failed: bool = False
+    broken: bool = False
+
+
+def _answer(number: int, spec: str, args: argparse.Namespace, batch: bool) -> _Answer:
+    """Answer one spec: a result, or an error (and, in a batch with --json, an error object, so
+    that every line has its answer). A spec that derive itself fails on (a bug) is reported the
+    same way."""
+    used: set[str] = set()
+    try:
+        _check_utf8(spec)
+        shown = _show(spec, args, strict=not batch, used=used)
+        said = [f"warning: {w}" if not batch else f"warning: line {number}: {w}" for w in _warnings(spec, args)]
+        return _Answer(said, shown, used)
+    except DeriveError as error:
+        json_error = _error_json(spec, error.message, number, error.span) if batch and args.json else None
+        return _Answer([error.render(line_offset=number - 1)], json_error, used, failed=True)
+    except Exception as error:  # a bug: say so for this spec, and answer the others
+        if args.debug:
+            raise
+        message = f"internal error: {type(error).__name__}: {error}"
+        json_error = _error_json(spec, message, number, None) if batch and args.json else None
+        return _Answer([_internal(error, number if batch else None)], json_error, used, broken=True)
+
+
+_batch_args: argparse.Namespace | None = None  # a batch worker's settings
+
+
+def _batch_worker(args: argparse.Namespace) -> None:
+    global _batch_args
+    _batch_args = args
+
+
+def _answer_chunk(specs: list[tuple[int, str]]) -> list[_Answer]:
+    """Answer a chunk of a batch in a worker process."""
+    assert _batch_args is not None
+    return [_answer(number, spec, _batch_args, True) for number, spec in specs]
+
+
+def _run(
+    specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO, err: TextIO, batch: bool, jobs: int = 1
+) -> int:
+    """Answer each spec (in ``jobs`` processes, in order): a result on standard output, or an
+    error on standard error. The status is the worst of the specs': 1 for a bug, else 2 for a
+    mistake, else 0."""
+    if jobs > 1:
+        from . import parallel
+
+        answers: Iterable[_Answer] = parallel.in_processes(specs, _answer_chunk, jobs, _batch_worker, (args,))
+    else:
+        answers = (_answer(number, spec, args, batch) for number, spec in specs)
     failed = broken = False
     first = True
     used: set[str] = set()
     seen = False
-    for number, spec in specs:
+    for answer in answers:
         seen = True
-        try:
-            _check_utf8(spec)
-            shown = _show(spec, args, strict=not batch, used=used)
-            for warning in _warnings(spec, args):
-                _say(err, f"warning: {warning}" if not batch else f"warning: line {number}: {warning}")
-        except DeriveError as error:
-            failed = True
-            _say(err, error.render(line_offset=number - 1))
-            if not (batch and args.json):
-                continue
-            shown = _error_json(spec, error.message, number, error.span)
-        except Exception as error:  # a bug: say so for this spec, and answer the others
-            if args.debug:
-                raise
-            broken = True
-            _say(err, _internal(error, number if batch else None))
-            if not (batch and args.json):
-                continue
-            shown = _error_json(spec, f"internal error: {type(error).__name__}: {error}", number, None)
+        for text in answer.said:
+            _say(err, text)
+        used |= answer.used
+        failed, broken = failed or answer.failed, broken or answer.broken
+        if answer.shown is None:
+            continue
         if not first and not args.json:
             _write(out, "\n")
-        _write(out, shown + "\n")
+        _write(out, answer.shown + "\n")
         first = False
     unused = [name for name, _ in args.set if name not in used]
     if batch and seen and unused and not (failed or broken):  # a failed line may have been the one to use it
@@ -318,6 +369,38 @@ def _run(specs: Iterable[tuple[int, str]], args: argparse.Namespace, out: TextIO
         _say(err, f"error: --set {', '.join(unused)}: no spec uses {which}")
         failed = True
     return 1 if broken else 2 if failed else 0
+
+
+def _batch_jobs(args: argparse.Namespace, stdin: TextIO) -> int:
+    """The processes a batch is answered in: ``--jobs``; else, for a file on standard input
+    (whose length is known) and where workers can be forked, one per 500 lines
+    (:func:`derive.parallel.auto_jobs`); else one, so that answers from a pipe come as the
+    specs do."""
+    if args.jobs is not None:
+        return args.jobs
+    if args.plot:  # every spec would draw to the same file
+        return 1
+    lines = _lines_in_file(stdin)
+    if lines is None:
+        return 1
+    from . import parallel
+
+    return parallel.auto_jobs(lines) if parallel.can_fork() else 1
+
+
+def _lines_in_file(stream: TextIO) -> int | None:
+    """How many lines are left in ``stream`` if it is a regular file (read, then put back where
+    it was); ``None`` for a pipe, a terminal or anything else."""
+    try:
+        raw = getattr(stream, "buffer", None)
+        if raw is None or not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        start = raw.tell()
+        lines = sum(block.count(b"\n") for block in iter(functools.partial(raw.read, 1 << 20), b""))
+        raw.seek(start)
+        return lines
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 _MAYBE_STACKED = re.compile(r"\s\*\s+[0-9]")
@@ -482,7 +565,7 @@ def _command(words: list[str], stdin: TextIO | None, stdout: TextIO, stderr: Tex
 
             return repl.run(repl.session_from_args(args, parser), stdin=stdin, stdout=stdout, stderr=stderr)
         if args.spec in (None, "-"):
-            return _run(_lines(stdin), args, stdout, stderr, batch=True)
+            return _run(_lines(stdin), args, stdout, stderr, batch=True, jobs=_batch_jobs(args, stdin))
         return _run([(1, args.spec)], args, stdout, stderr, batch=False)
     except DeriveError as error:  # e.g. derive repl --convention with an unknown name
         stderr.write(error.render() + "\n")
@@ -535,6 +618,10 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--train goes with --flops or --macs")
     if args.plot_range and not args.plot:
         parser.error("--range goes with --plot FILE")
+    if args.jobs is not None and args.spec not in (None, "-"):
+        parser.error("--jobs goes with -, a batch of specs on standard input")
+    if args.jobs is not None and args.jobs > 1 and args.plot:
+        parser.error("--plot draws one file: a batch with --plot runs in one process")
     if args.plot and (args.json or args.latex or args.markdown or args.explain):
         parser.error("--plot draws a file beside the text table, not --json, --latex, --markdown or --explain")
     if args.plot and (args.budget or args.match or args.leading or args.compare):
@@ -597,16 +684,17 @@ def build_check_parser() -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object: file, cases, held, failed")
     output.add_argument("--markdown", action="store_true", help="print a GitHub Markdown table, for a CI job summary")
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=None,
-        metavar="N",
-        help="count the rows in N processes (0: one per CPU; by default one per 500 rows, at most one per CPU "
+    _add_jobs(
+        parser,
+        "count the rows in N processes (0: one per CPU; by default one per 500 rows, at most one per CPU "
         "and 8); the report is the same, in the same order",
     )
     return parser
+
+
+def _add_jobs(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-j N``, ``--jobs N``: how many processes share the work (``None`` when not given)."""
+    parser.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N", help=help)
 
 
 def _jobs(text: str) -> int:

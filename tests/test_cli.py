@@ -163,7 +163,7 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
         "import sys, io, derive.cli\n"
         "derive.cli.main(['in 205 -> lstm 700 (proj=3) x5 -> bigru 7 -> dense 205'], stdout=io.StringIO())\n"
         "print(sorted(m for m in sys.modules if m.startswith(('prompt_toolkit', 'derive.repl',"
-        " 'sympy.tensor.tensor', 'sympy.combinatorics'))))\n"
+        " 'sympy.tensor.tensor', 'sympy.combinatorics', 'lark', 'multiprocessing', 'derive.parallel'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -173,7 +173,8 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
 # Batch input: every line gets its answer or its error, whatever the line holds.
 
 
-def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def _break_on_lstm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make derive fail on every spec with an LSTM, as a bug would."""
     real = derive.cli.count
 
     def broken_on_lstm(spec: str, convention: str | None = None, **options: Any) -> derive.Result:
@@ -182,6 +183,10 @@ def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) 
         return real(spec, convention, **options)
 
     monkeypatch.setattr(derive.cli, "count", broken_on_lstm)
+
+
+def test_batch_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_on_lstm(monkeypatch)
     run = run_cli("-", "--json", stdin="in 10 -> dense 5\nin 3 -> lstm 2\nin 3 -> dense 0\nin 4 -> dense 2\n")
     assert run.status == 1  # the worst: a bug (1) over a mistake (2) over success (0)
     answers = run.lines
@@ -235,6 +240,91 @@ def test_batch_reads_a_text_stream_too() -> None:
     status = derive.cli.main(["-", "--json"], stdin=io.StringIO("in 3 -> lstm 2\r\n"), stdout=out, stderr=err)
     assert status == 0, err.getvalue()
     assert json.loads(out.getvalue())["spec"] == "in 3 -> lstm 2"
+
+
+# A batch in several processes: the same answers, in the same order, on both streams.
+
+_MIXED_BATCH = (
+    b"in 3 -> lstm 2\n\n# a comment\nin 3 -> lstmm 2\nin 10 -> dense 5\nin 3 -> lstm n\n"
+    b"in 4 -> dense 2 * 3\nin 10 -> dense 5 # caf\xe9\nin 8 -> [dense 8 -> relu] x2\n"
+) * 30  # mistakes, a --set symbol, a warning, a line that is not UTF-8: 240 specs, 4 chunks
+
+
+@pytest.mark.parametrize("form", [[], ["--json"], ["--markdown"], ["--compare"]])
+def test_a_batch_in_several_processes_answers_as_one_process_does(form: list[str]) -> None:
+    alone = run_cli("-", *form, "--set", "n=2", "--jobs", "1", stdin=_MIXED_BATCH)
+    assert alone.status == 2
+    assert "did you mean 'lstm'?" in alone.err
+    assert "to stack 3 layers" in alone.err
+    for jobs in ("2", "3"):
+        assert run_cli("-", *form, "--set", "n=2", "--jobs", jobs, stdin=_MIXED_BATCH) == alone
+
+
+def test_a_batch_in_several_processes_goes_on_after_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_on_lstm(monkeypatch)  # the workers are forked with it
+    text = "in 10 -> dense 5\nin 3 -> lstm 2\nin 3 -> dense 0\n" * 50
+    alone = run_cli("-", "--json", "--jobs", "1", stdin=text)
+    assert alone.status == 1
+    assert run_cli("-", "--json", "--jobs", "2", stdin=text) == alone
+    assert alone.err.count("This is a bug in derive") == 50
+
+
+def test_a_batch_from_a_file_takes_a_process_per_500_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derive import parallel
+
+    path = tmp_path / "specs.txt"
+    path.write_text("in 3 -> lstm 2\n" * 1_200, encoding="utf-8")
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
+    args = derive.cli.build_parser().parse_args(["-"])
+    with path.open(encoding="utf-8") as stdin:
+        stdin.buffer.read(15)  # a reader may have taken some already: the lines left count
+        assert derive.cli._batch_jobs(args, stdin) == 2  # 1,199 lines left: two processes
+        assert stdin.buffer.tell() == 15  # and the file is read from where it was
+    assert derive.cli._batch_jobs(args, io.StringIO("in 3 -> lstm 2\n" * 1_200)) == 1  # not a file
+    read, write = os.pipe()
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8") as pipe:  # a pipe: answers as the specs come
+        assert derive.cli._batch_jobs(args, pipe) == 1
+    told = derive.cli.build_parser().parse_args(["-", "--jobs", "3"])
+    with path.open(encoding="utf-8") as stdin:
+        assert derive.cli._batch_jobs(told, stdin) == 3
+
+
+def test_a_batch_from_a_file_is_answered_in_several_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derive import parallel
+
+    path = tmp_path / "specs.txt"
+    path.write_bytes(_MIXED_BATCH)
+    started: list[int] = []
+    in_processes = parallel.in_processes
+
+    def spy(items: Any, work: Any, jobs: int, *rest: Any) -> Any:
+        started.append(jobs)
+        return in_processes(items, work, jobs, *rest)
+
+    monkeypatch.setattr(parallel, "in_processes", spy)
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "AUTO_ROWS", 100)  # 270 lines: two processes' worth
+    out, err = io.StringIO(), io.StringIO()
+    with path.open(encoding="utf-8") as stdin:
+        status = derive.cli.main(["-", "--json", "--set", "n=2"], stdin=stdin, stdout=out, stderr=err)
+    assert started == [2]
+    alone = run_cli("-", "--json", "--set", "n=2", "--jobs", "1", stdin=_MIXED_BATCH)
+    assert (status, out.getvalue(), err.getvalue()) == (alone.status, alone.out, alone.err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["in 3 -> lstm 2", "--jobs", "2"], "--jobs goes with -, a batch of specs on standard input"),
+        (["-", "--jobs", "2", "--plot", "x.svg"], "--plot draws one file: a batch with --plot runs in one process"),
+        (["-", "--jobs", "-1"], "argument -j/--jobs: expected 0 (one per CPU) or more processes, not -1"),
+    ],
+)
+def test_jobs_of_a_batch_are_checked(argv: list[str], message: str) -> None:
+    run = run_cli(*argv, stdin="in 3 -> lstm 2\n")
+    assert (run.status, run.out) == (2, "")
+    assert message in run.err
 
 
 # Arguments that argparse takes but cannot check.

@@ -233,10 +233,12 @@ class Driver:
                 (False, (size, None if size == 1 and spec[0] == "single" else _callback(spec, transformer), origin))
                 for size, origin, spec in data["rules"]
             ]
-            self._actions: dict[int, dict[str, Action]] = {
+            by_state = {
                 int(state): {symbol: (True, arg) if shift else reduce[arg] for symbol, (shift, arg) in entries.items()}
                 for state, entries in data["actions"].items()
             }
+            # A list indexed by state: the loop looks a state up at every step.
+            self._actions: list[dict[str, Action]] = [by_state.get(n, {}) for n in range(max(by_state) + 1)]
             self._sources: list[list[list[Any]]] = data["scanners"]
             self._state_scanner = {int(state): index for state, index in data["state_scanner"].items()}
             self._ignore = frozenset(data["ignore"])
@@ -245,7 +247,7 @@ class Driver:
         except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
             raise Unsupported(f"tables of another layout: {error!r}") from None
         self._compiled: dict[int, tuple[re.Pattern[str], ...]] = {}
-        self._scanners: dict[int, tuple[re.Pattern[str], ...]] = {}
+        self._scanners: list[tuple[re.Pattern[str], ...] | None] = [None] * len(self._actions)
 
     def _scanner(self, state: int) -> tuple[re.Pattern[str], ...]:
         """The patterns of the terminals the parser accepts in ``state`` (compiled on first use,
@@ -271,7 +273,7 @@ class Driver:
             if pos < n:
                 match = None
                 state = states[-1]
-                for pattern in scanners.get(state) or scanner(state):
+                for pattern in scanners[state] or scanner(state):
                     match = pattern.match(text, pos)
                     if match is not None:
                         break

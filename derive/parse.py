@@ -901,6 +901,8 @@ class _Resolver:
     def size(self, located: _Located, what: str) -> sp.Expr:
         """A size as written, checked against the names a definition's body may use."""
         value = located.value
+        if value.is_Integer:  # no names to check (most sizes): SymPy's free_symbols costs a microsecond
+            return shapes.check_size(value, what, located.span)
         if what == "a default" and value == shapes.NONE:
             return value  # `lora=none`: passed on to a layer option that takes the word
         names = {s.name for s in value.free_symbols if isinstance(s, sp.Symbol)}

@@ -122,7 +122,13 @@ _NO_SYMBOLS: frozenset[sp.Symbol] = frozenset()
 def free_symbols(exprs: Sequence[sp.Expr | None]) -> frozenset[sp.Symbol]:
     """The symbols in ``exprs``; one shared empty set when there are none (as for every layer of
     a numeric network, which keeps its set)."""
-    found = [s for e in exprs if e is not None for s in e.free_symbols if isinstance(s, sp.Symbol) and s != NONE]
+    found = [
+        s
+        for e in exprs
+        if e is not None and not e.is_Number  # a number has none (most sizes)
+        for s in e.free_symbols
+        if isinstance(s, sp.Symbol) and s != NONE
+    ]
     return frozenset(found) if found else _NO_SYMBOLS
 
 

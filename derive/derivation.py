@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy as sp
 
-from .algebra import closed_form, common_factor, expanded, merged, short, tidy
+from .algebra import closed_form, common_factor, expanded, merged, short, sstr, tidy
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
@@ -139,6 +139,15 @@ class Copies:
     children: tuple[NodeResult, ...] = ()
     terms: tuple[Term, ...] = ()
     via: str = ""
+
+    def times(self, n: sp.Expr, via: str | None = None) -> Copies:
+        """``n`` copies like this one (it being one), coming from ``via`` if given.
+
+        (``dataclasses.replace`` would do, at several times the cost: a chain makes one of
+        these for every repeated layer.)"""
+        counts = self.counts.scaled(n)
+        via = self.via if via is None else via
+        return Copies(n, self.input, self.output, counts, self.each_counts, self.children, self.terms, via)
 
     @property
     def params(self) -> sp.Expr:
@@ -473,7 +482,7 @@ class _Deriver:
             return (first,)
         second = once(first.output)
         if second.output.same(first.output):
-            rest = replace(second, count=n - 1, counts=second.counts.scaled(n - 1))
+            rest = second.times(n - 1)
             return (first, rest)
         if n.is_Integer:
             if int(n) > MAX_UNROLL:
@@ -629,19 +638,12 @@ class _Deriver:
             out = first.output.channels
             if layer.repeat != 1:
                 rest = once(first.output.with_channels(out + run_in))
-                copies.append(
-                    replace(
-                        rest,
-                        count=layer.repeat - 1,
-                        counts=rest.counts.scaled(layer.repeat - 1),
-                        via=_skip_via(out, run_in),
-                    )
-                )
+                copies.append(rest.times(layer.repeat - 1, _skip_via(out, run_in)))
             result = NodeResult(f"{prefix}{before + n + 1}", layer, tuple(copies), options, depth, self.renames)
             self.register(layer, result)
             results.append(result)
             outputs.append(layer.repeat * out)
-            written.append(sp.sstr(out) if layer.repeat == 1 else f"{sp.sstr(out)} × {sp.sstr(layer.repeat)}")
+            written.append(sstr(out) if layer.repeat == 1 else f"{sstr(out)} × {sstr(layer.repeat)}")
             width = first.output
         self.state.via = f"{' + '.join(written)}, the outputs of every layer of the run before it (skip connections)"
         return results, width.with_channels(add(outputs))
@@ -744,11 +746,14 @@ def _broadcasts(small: Shape, big: Shape) -> bool:
 
 
 def _with_via(copies: Copies, via: str) -> Copies:
-    return replace(copies, via=via) if via else copies
+    if not via:
+        return copies
+    c = copies
+    return Copies(c.count, c.input, c.output, c.counts, c.each_counts, c.children, c.terms, via)
 
 
 def _skip_via(before: sp.Expr, run_input: sp.Expr) -> str:
-    return f"{sp.sstr(before)} from the layer before + {sp.sstr(run_input)} from the run's input (skip connection)"
+    return f"{sstr(before)} from the layer before + {sstr(run_input)} from the run's input (skip connection)"
 
 
 def _join(a: str | None, b: str | None) -> str | None:

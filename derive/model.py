@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import sympy as sp
 
+from .algebra import sstr
 from .errors import InvalidOptionError, InvalidSizeError, Span, SpecSyntaxError, UnknownNameError, did_you_mean
 from .kinds import KINDS, SHORTHANDS, Kind, kind_named
 from .lazy import cached_property
@@ -105,7 +106,7 @@ def _size_option(zero: bool, value: object, name: str, span: Span | None) -> sp.
 
 
 def _shown(value: object) -> str:
-    return sp.sstr(value) if isinstance(value, sp.Basic) else str(value)
+    return sstr(value) if isinstance(value, sp.Basic) else str(value)
 
 
 def _shown_dims(value: tuple[object, ...]) -> str:

@@ -52,6 +52,8 @@ def add(values: Iterable[sp.Expr]) -> sp.Expr:
     values = values if isinstance(values, list) else list(values)
     if len(values) == 1:
         return values[0]
+    if not values:
+        return sp.S.Zero
     total = 0
     for value in values:
         if not value.is_Integer:

@@ -51,6 +51,8 @@ class Counts:
     @cached_property
     def total(self) -> sp.Expr:
         """Trainable and non-trainable parameters."""
+        if self.non_trainable is _ZERO:  # SymPy's zero is one object; most counts have none frozen
+            return self.trainable
         return add([self.trainable, self.non_trainable])
 
     def __add__(self, other: Counts) -> Counts:
@@ -82,6 +84,8 @@ class Counts:
     @classmethod
     def of(cls, terms: Sequence[Term]) -> Counts:
         """The counts of a layer's terms."""
+        if all(t.category == "trainable" and not t.embedding for t in terms):  # most layers
+            return cls(add([t.value for t in terms]))
         by = {c: [t.value for t in terms if t.category == c] for c in ("trainable", "non_trainable", "buffers")}
         return cls(
             add(by["trainable"]),
@@ -117,7 +121,8 @@ def _sum_counts(found: Sequence[Counts]) -> Counts:
     # Each category added once (exact integers on the numeric path), not one Counts per node.
     if len(found) <= 1:
         return found[0] if found else Counts()
-    return Counts(*(add([c.values()[n] for c in found]) for n in range(4)))
+    trainable, non_trainable, buffers, embedding = zip(*(c.values() for c in found), strict=True)
+    return Counts(add(list(trainable)), add(list(non_trainable)), add(list(buffers)), add(list(embedding)))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def categories(counts: Counts) -> dict[str, int | str]:
         "trainable": json_value(counts.trainable),
         "non_trainable": json_value(counts.non_trainable),
         "buffers": json_value(counts.buffers),
-        "non_embedding": json_value(counts.total - counts.embedding),
+        "non_embedding": json_value(counts.total if counts.embedding == 0 else counts.total - counts.embedding),
     }
 
 

@@ -208,7 +208,10 @@ def _callback(spec: Spec, transformer: Any) -> Callback:
                 if nones:
                     kept += [None] * nones
                 if expand:
-                    kept += children[i].children
+                    if kept:
+                        kept += children[i].children
+                    else:  # the list a left-recursive rule grows: taken over, not copied (as Lark does)
+                        kept = children[i].children
                 else:
                     kept.append(children[i])
             if appended:

@@ -373,19 +373,19 @@ def _run(
 
 def _batch_jobs(args: argparse.Namespace, stdin: TextIO) -> int:
     """The processes a batch is answered in: ``--jobs``; else, for a file on standard input
-    (whose length is known) and where workers can be forked, one per 500 lines
-    (:func:`derive.parallel.auto_jobs`); else one, so that answers from a pipe come as the
-    specs do."""
+    (whose length is known), one per 500 lines (:func:`derive.parallel.auto_jobs`); else one,
+    so that answers from a pipe come as the specs do. Workers start as copies of this process,
+    with its settings; where the system cannot fork, the batch is answered here."""
+    from . import parallel
+
+    if not parallel.can_fork():
+        return 1
     if args.jobs is not None:
         return args.jobs
     if args.plot:  # every spec would draw to the same file
         return 1
     lines = _lines_in_file(stdin)
-    if lines is None:
-        return 1
-    from . import parallel
-
-    return parallel.auto_jobs(lines) if parallel.can_fork() else 1
+    return 1 if lines is None else parallel.auto_jobs(lines)
 
 
 def _lines_in_file(stream: TextIO) -> int | None:

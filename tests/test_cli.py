@@ -288,6 +288,9 @@ def test_a_batch_from_a_file_takes_a_process_per_500_lines(tmp_path: Path, monke
     told = derive.cli.build_parser().parse_args(["-", "--jobs", "3"])
     with path.open(encoding="utf-8") as stdin:
         assert derive.cli._batch_jobs(told, stdin) == 3
+        monkeypatch.setattr(parallel, "can_fork", lambda: False)  # Windows: the batch is answered here
+        assert derive.cli._batch_jobs(told, stdin) == 1
+        assert derive.cli._batch_jobs(args, stdin) == 1
 
 
 def test_a_batch_from_a_file_is_answered_in_several_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -623,6 +623,13 @@ def targets(
             120,
         )
     )
+    found.append(  # linear up to the longest spec: a quadratic step shows only past 1,000 layers
+        Target(
+            "warm, 10,000 dense layers / 1,000 dense layers",
+            warm["10,000 dense layers"].median_ms / warm["1,000 dense layers"].median_ms,
+            12,
+        )
+    )
     found.append(
         Target(
             "warm, `lstm h x L` / `lstm h x 5`",

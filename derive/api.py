@@ -14,12 +14,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
 from .algebra import closed_form, expanded, short, tidy
-from .compute import COMPUTE_SYMBOLS, Compute, Memory, compute, memory, scaling_laws
 from .conventions import Convention, convention
 from .derivation import Counts, NodeResult, PartResult, derive_program, total_of
 from .errors import (
@@ -35,6 +34,9 @@ from .lazy import cached_property
 from .model import Program
 from .parse import Scope, load, parse, prelude
 from .shapes import MAX_DIGITS, as_size
+
+if TYPE_CHECKING:  # the compute module loads with the first FLOPs or memory asked for
+    from .compute import Compute, Memory
 
 _NUMBER = re.compile(r"\s*([0-9](?:_?[0-9])*)\s*\Z")
 
@@ -184,6 +186,8 @@ class Result:
         expressions, or strings of digits). Raises :class:`~derive.errors.UnknownNameError`
         for a name the program does not use.
         """
+        from .compute import COMPUTE_SYMBOLS
+
         given = {**(sizes or {}), **more}
         own = {s.name for s in self.symbols} | set(self.bindings)
         known = own | set(COMPUTE_SYMBOLS)
@@ -205,11 +209,15 @@ class Result:
     @cached_property
     def compute(self) -> Compute:
         """The multiply-accumulates of every part and row, symbolic in ``T``."""
+        from .compute import compute
+
         return compute(self.parts)
 
     def _bind(self, expr: sp.Expr, sizes: Mapping[str, object]) -> sp.Expr:
         """``expr`` with T and B bound by ``sizes``, else by the result's bindings; B is 1 (one
         example, one sequence) unless it is bound."""
+        from .compute import COMPUTE_SYMBOLS
+
         for name in sizes:
             if name not in COMPUTE_SYMBOLS:
                 raise UnknownNameError(
@@ -224,11 +232,15 @@ class Result:
     def bind_compute(self, macs: sp.Expr) -> sp.Expr:
         """A count of multiply-accumulates per example for B examples, with T and B bound by
         the result's bindings (B is 1 unless bound)."""
+        from .compute import COMPUTE_SYMBOLS
+
         return self._bind(COMPUTE_SYMBOLS["B"] * macs, {})
 
     def macs(self, **sizes: object) -> sp.Expr:
         """Forward multiply-accumulates of B examples (B is 1 unless bound), a closed form in
         the sequence length ``T`` until it is bound: ``r.macs(T=1024)``."""
+        from .compute import COMPUTE_SYMBOLS
+
         return self._bind(COMPUTE_SYMBOLS["B"] * self.compute.total, sizes)
 
     def flops(self, **sizes: object) -> sp.Expr:
@@ -245,6 +257,8 @@ class Result:
     def scaling_laws(self, **sizes: object) -> tuple[sp.Expr, sp.Expr] | None:
         """Kaplan et al. 2020's forward FLOPs and PaLM's training FLOPs for this model's N and
         attention widths (see :func:`derive.compute.scaling_laws`), where it has attention."""
+        from .compute import COMPUTE_SYMBOLS, scaling_laws
+
         if self.compute.attention == 0:
             return None
         kaplan, palm = scaling_laws(self.non_embedding, self.compute.attention)
@@ -253,6 +267,8 @@ class Result:
     def memory(self, dtype: str = "fp32", optimizer: str = "none", **sizes: object) -> Memory:
         """Bytes of the weights, gradients and optimizer states, and the KV cache of T
         positions for B sequences (B is 1 unless bound): ``r.memory("bf16", T=4096)``."""
+        from .compute import Memory, memory
+
         found = memory(self.total, self.trainable, self.compute.kv_values, dtype, optimizer)
         items = tuple((name, self._bind(value, sizes), why) for name, value, why in found.items)
         return Memory(found.dtype, found.optimizer, items)
@@ -506,6 +522,8 @@ def presets_on(
     at = {str(s): s for s in curve.free_symbols}.get(symbol)
     if at is None:
         return []
+    from .compute import COMPUTE_SYMBOLS
+
     sizes = {k: v for k, v in result.bindings.items() if k in COMPUTE_SYMBOLS}
     scope = prelude()
     found = []

@@ -19,8 +19,7 @@ import re
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TextIO, cast
+from typing import NamedTuple, TextIO, cast
 
 from . import __version__
 from .api import Result, count
@@ -287,8 +286,7 @@ def _definitions(args: argparse.Namespace) -> str:
     return found.listing()
 
 
-@dataclass
-class _Answer:
+class _Answer(NamedTuple):
     """What one spec prints: messages for standard error (in order, before the answer), the
     answer for standard output (``None``: none), the --set names it used, and whether it
     failed (a mistake in the spec) or broke (a bug in derive)."""

@@ -8,7 +8,6 @@ points attach the source text, so rendering happens once, at the boundary.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -36,6 +35,8 @@ def span_at(text: str, start: int, end: int | None = None) -> Span:
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The valid name closest to ``name``, if one is close enough to suggest."""
+    import difflib  # on the error path only
+
     found = difflib.get_close_matches(name.lower(), list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 

@@ -163,7 +163,8 @@ def test_one_shot_cli_imports_only_what_it_needs(tmp_path: Path) -> None:
         "import sys, io, derive.cli\n"
         "derive.cli.main(['in 205 -> lstm 700 (proj=3) x5 -> bigru 7 -> dense 205'], stdout=io.StringIO())\n"
         "print(sorted(m for m in sys.modules if m.startswith(('prompt_toolkit', 'derive.repl',"
-        " 'sympy.tensor.tensor', 'sympy.combinatorics', 'lark', 'multiprocessing', 'derive.parallel'))))\n"
+        " 'sympy.tensor.tensor', 'sympy.combinatorics', 'lark', 'multiprocessing', 'derive.parallel',"
+        " 'derive.compute', 'difflib'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

@@ -9,14 +9,16 @@ one way (model → derivation → render → api, compare, budget → cli).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import sympy as sp
 
-from ..compute import Compute, Memory
 from ..conventions import Convention
 from ..derivation import Counts, NodeResult, PartResult
 from ..model import Program
+
+if TYPE_CHECKING:
+    from ..compute import Compute, Memory
 
 
 class Counted(Protocol):

@@ -122,6 +122,40 @@ def check_cli_error(spec: str, column: int) -> None:
     assert "Traceback" not in run.err
 
 
+# --- Ctrl-C while workers count ---
+
+#: Where Linux lists a process's children: the helper below waits for the workers there.
+WORKERS_LISTED = Path("/proc/self/task").exists()
+
+
+def interrupt_when_workers_start(argv: list[str], stdin: Path | None = None) -> tuple[int, str, str]:
+    """Run ``python -m derive ARGV`` (standard input from ``stdin``) in its own process group, as
+    a terminal's foreground job; once it has started its worker processes, send the group what
+    Ctrl-C sends (SIGINT); return its status, output and errors."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with open(stdin if stdin is not None else os.devnull, "rb") as source:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "derive", *argv],
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None and not children.read_text().split():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    return child.returncode, out, err
+
+
 # --- the frameworks, for the oracle suites (a skip, or a failure under DERIVE_REQUIRE_ORACLES=1) ---
 
 

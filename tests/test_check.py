@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, WORKERS_LISTED, interrupt_when_workers_start
 from derive import check, cli, parallel
 from derive.check import CaseFileError, Figure, StatedFigureError
 from derive.errors import DeriveError
@@ -1087,25 +1087,8 @@ def test_a_long_table_is_counted_in_several_processes_by_default(
     assert started == [2]
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers in /proc (Linux)")
+@pytest.mark.skipif(not WORKERS_LISTED, reason="finds the workers in /proc (Linux)")
 def test_ctrl_c_with_jobs_exits_130_without_a_traceback(tmp_path: Path) -> None:
-    import signal
-    import time
-
     # Rows slow enough to count that the check is still running when Ctrl-C comes.
     path = write(tmp_path, "t.tsv", "in 39 -> lstm 1024 x3 -> dense 34\tkeras\t\t21.2M\n" * 20_000)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "derive", "check", str(path), "--jobs", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
-    children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.poll() is None and not children.read_text().split():
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
-    out, err = child.communicate(timeout=60)
-    assert (child.returncode, out, err) == (130, "", "")
+    assert interrupt_when_workers_start(["check", str(path), "--jobs", "2"]) == (130, "", "")

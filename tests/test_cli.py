@@ -16,7 +16,7 @@ import pytest
 
 import derive
 import derive.cli
-from conftest import ROOT, run_cli, sessions
+from conftest import ROOT, WORKERS_LISTED, interrupt_when_workers_start, run_cli, sessions
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -317,30 +317,12 @@ def test_a_batch_from_a_file_is_answered_in_several_processes(tmp_path: Path, mo
     assert (status, out.getvalue(), err.getvalue()) == (alone.status, alone.out, alone.err)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers in /proc (Linux)")
+@pytest.mark.skipif(not WORKERS_LISTED, reason="finds the workers in /proc (Linux)")
 def test_ctrl_c_stops_a_batch_in_several_processes_without_a_traceback(tmp_path: Path) -> None:
-    import signal
-    import time
-
     path = tmp_path / "specs.txt"
     path.write_text("in 39 -> lstm 1024 x3 -> dense 34\n" * 20_000, encoding="utf-8")
-    with path.open("rb") as stdin:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "derive", "-", "--json", "--jobs", "2"],
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # its own process group, as a terminal's foreground job
-        )
-        children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None and not children.read_text().split():
-            time.sleep(0.05)
-        time.sleep(0.3)
-        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
-        out, err = child.communicate(timeout=60)
-    assert (child.returncode, err) == (130, "")
+    status, out, err = interrupt_when_workers_start(["-", "--json", "--jobs", "2"], stdin=path)
+    assert (status, err) == (130, "")
     answered = out.splitlines()
     assert len(answered) < 20_000  # stopped part of the way, each answer given whole
     assert all(json.loads(line)["total"] == 21_178_402 for line in answered)

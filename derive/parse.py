@@ -14,6 +14,7 @@ with the place, what was expected, and the closest valid word.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -112,24 +113,21 @@ def _read(text: str) -> Any:
     syntax error in the text, as it did when the whole text was parsed before anything was
     built.
     """
-    driver = _driver()
-    if driver is not None:
-        try:
-            return driver.parse(text)
-        except Unsupported:
-            pass
-        except DeriveError:
-            _first_syntax_error(text)
-            raise
-    from lark import UnexpectedInput
-
     try:
-        return parser().parse(text)
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text) from None
+        driver = _driver()
+        if driver is not None:
+            with contextlib.suppress(Unsupported):
+                return driver.parse(text)
+        from lark import UnexpectedInput
+
+        try:
+            return parser().parse(text)
+        except UnexpectedInput as error:
+            syntax = _syntax_error(error, text)
     except DeriveError:
         _first_syntax_error(text)
         raise
+    raise syntax
 
 
 def _first_syntax_error(text: str) -> None:

@@ -129,9 +129,9 @@ def _source(path: str | Path) -> Callable[[], Iterable[Case]]:
 
 def run(path: str | Path, out: TextIO, form: str = "text", jobs: int | None = 1, progress: TextIO | None = None) -> int:
     """Check the table at ``path`` and write its report to ``out`` in ``form`` (``text``,
-    ``json`` or ``markdown``); return how many rows fail. ``jobs``: the processes to count in,
-    or ``None`` to choose by the table's length (:func:`derive.parallel.auto_jobs`). ``progress``: where to
-    show the rows counted so far (a terminal), or ``None``.
+    ``json`` or ``markdown``); return how many rows fail. ``jobs``: the processes to count
+    in, or ``None`` to choose by the table's length (:func:`derive.parallel.auto_jobs`).
+    ``progress``: where to show the rows counted so far (a terminal), or ``None``.
 
     Raises :class:`~derive.check.reader.CaseFileError` for a malformed file, before anything
     is written to ``out``.

@@ -33,7 +33,7 @@ from .errors import (
 from .lazy import cached_property
 from .model import Program
 from .parse import Scope, load, parse, prelude
-from .shapes import MAX_DIGITS, as_size
+from .shapes import COMPUTE_SYMBOLS, MAX_DIGITS, as_size
 
 if TYPE_CHECKING:  # the compute module loads with the first FLOPs or memory asked for
     from .compute import Compute, Memory
@@ -186,8 +186,6 @@ class Result:
         expressions, or strings of digits). Raises :class:`~derive.errors.UnknownNameError`
         for a name the program does not use.
         """
-        from .compute import COMPUTE_SYMBOLS
-
         given = {**(sizes or {}), **more}
         own = {s.name for s in self.symbols} | set(self.bindings)
         known = own | set(COMPUTE_SYMBOLS)
@@ -216,8 +214,6 @@ class Result:
     def _bind(self, expr: sp.Expr, sizes: Mapping[str, object]) -> sp.Expr:
         """``expr`` with T and B bound by ``sizes``, else by the result's bindings; B is 1 (one
         example, one sequence) unless it is bound."""
-        from .compute import COMPUTE_SYMBOLS
-
         for name in sizes:
             if name not in COMPUTE_SYMBOLS:
                 raise UnknownNameError(
@@ -232,15 +228,11 @@ class Result:
     def bind_compute(self, macs: sp.Expr) -> sp.Expr:
         """A count of multiply-accumulates per example for B examples, with T and B bound by
         the result's bindings (B is 1 unless bound)."""
-        from .compute import COMPUTE_SYMBOLS
-
         return self._bind(COMPUTE_SYMBOLS["B"] * macs, {})
 
     def macs(self, **sizes: object) -> sp.Expr:
         """Forward multiply-accumulates of B examples (B is 1 unless bound), a closed form in
         the sequence length ``T`` until it is bound: ``r.macs(T=1024)``."""
-        from .compute import COMPUTE_SYMBOLS
-
         return self._bind(COMPUTE_SYMBOLS["B"] * self.compute.total, sizes)
 
     def flops(self, **sizes: object) -> sp.Expr:
@@ -257,7 +249,7 @@ class Result:
     def scaling_laws(self, **sizes: object) -> tuple[sp.Expr, sp.Expr] | None:
         """Kaplan et al. 2020's forward FLOPs and PaLM's training FLOPs for this model's N and
         attention widths (see :func:`derive.compute.scaling_laws`), where it has attention."""
-        from .compute import COMPUTE_SYMBOLS, scaling_laws
+        from .compute import scaling_laws
 
         if self.compute.attention == 0:
             return None
@@ -522,8 +514,6 @@ def presets_on(
     at = {str(s): s for s in curve.free_symbols}.get(symbol)
     if at is None:
         return []
-    from .compute import COMPUTE_SYMBOLS
-
     sizes = {k: v for k, v in result.bindings.items() if k in COMPUTE_SYMBOLS}
     scope = prelude()
     found = []

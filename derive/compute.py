@@ -32,16 +32,11 @@ from .algebra import add
 from .errors import InvalidOptionError, UnsolvableError
 from .kinds import Ctx
 from .model import Layer
-from .shapes import Shape
+from .shapes import COMPUTE_SYMBOLS, B, Shape, T
 
 if TYPE_CHECKING:
     from .derivation import Copies, NodeResult, PartResult
 
-#: The sequence length and the batch size of the compute formulas.
-T = sp.Symbol("T", integer=True, positive=True)
-B = sp.Symbol("B", integer=True, positive=True)
-#: The names ``--set`` and ``where`` may bind for compute, whether the program uses them or not.
-COMPUTE_SYMBOLS = {"T": T, "B": B}
 
 _ONE = sp.Integer(1)
 

@@ -41,6 +41,11 @@ NONE = sp.Symbol("none", integer=True, positive=True)
 #: ``in`` used as a size inside a block's body: the channels of the shape it is called on.
 #: ``in`` is a keyword, so no symbol a user writes can have this name.
 INPUT_CHANNELS = sp.Symbol("in", integer=True, positive=True)
+#: The sequence length and the batch size of the compute formulas (derive.compute).
+T = sp.Symbol("T", integer=True, positive=True)
+B = sp.Symbol("B", integer=True, positive=True)
+#: The names ``--set`` and ``where`` may bind for compute, whether the program uses them or not.
+COMPUTE_SYMBOLS = {"T": T, "B": B}
 
 
 def symbol(name: str) -> sp.Symbol:

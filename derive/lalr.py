@@ -199,12 +199,19 @@ def _callback(spec: Spec, transformer: Any) -> Callback:
         inner = _callback(spec[1], transformer)
         return lambda children: children[0] if len(children) == 1 else inner(children)
     if what == "filter":
-        include = tuple((i, expand, nones) for i, expand, nones in spec[1])
+        # A list that a left-recursive rule grows (``element (ARROW element)*``) holds, between
+        # its items, the tokens that separate them: callbacks read items, and a rule's place from
+        # its first and last child, never from a separator inside a list. Those tokens are
+        # dropped (None in their place) as the list grows, or a chain of 10,000 layers would
+        # hold 10,000 arrows until its last layer is read.
+        listing = spec[3][0] == "tree"
+        last = spec[1][-1][0] if spec[1] else -1
+        include = tuple((i, expand, nones, listing and i != last) for i, expand, nones in spec[1])
         appended, inner = spec[2], _callback(spec[3], transformer)
 
         def filtered(children: list[Any]) -> Any:
             kept: list[Any] = []
-            for i, expand, nones in include:
+            for i, expand, nones, inside in include:
                 if nones:
                     kept += [None] * nones
                 if expand:
@@ -212,6 +219,8 @@ def _callback(spec: Spec, transformer: Any) -> Callback:
                         kept += children[i].children
                     else:  # the list a left-recursive rule grows: taken over, not copied (as Lark does)
                         kept = children[i].children
+                elif inside and kept and type(children[i]) is Token:
+                    kept.append(None)
                 else:
                     kept.append(children[i])
             if appended:

@@ -175,3 +175,23 @@ def test_another_lark_is_parsed_by_lark_itself(monkeypatch: pytest.MonkeyPatch) 
 def test_the_grammar_file_is_what_the_tables_come_from() -> None:
     # One source of the syntax: the loop reads the tables Lark built from grammar/derive.lark.
     assert Path(ROOT / "grammar" / "derive.lark").read_text(encoding="utf-8") == parse.grammar_text()
+
+
+def test_a_long_list_lets_its_separators_go() -> None:
+    # The arrows between a part's layers are not kept until the part is read (a chain of
+    # 10,000 layers held 10,000 tokens): the loop hands None in their place, while the first
+    # arrow, which a rule's place could start from, stays a token.
+    seen: list[list[Any]] = []
+
+    class Spy(parse._Build):
+        def part(self, children: list[Any]) -> Any:
+            seen.append(list(children))
+            return super().part(children)
+
+    data = lalr.load(parse.tables_path(), parse.grammar_text())
+    assert data is not None
+    value = Driver(data, Spy()).parse("in 8 -> dense 8 -> relu -> dense 4 as f")
+    rest = seen[0][-6:]
+    assert [type(c).__name__ for c in rest] == ["Token", "_P", "NoneType", "_P", "NoneType", "_P"]
+    assert str(rest[0]) == "->"
+    assert _plain(value) == _plain(parse.parser().parse("in 8 -> dense 8 -> relu -> dense 4 as f"))

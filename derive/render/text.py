@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..algebra import limit_note, sstr
@@ -22,6 +23,10 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
     (``"flops"`` or ``"macs"``) adds that column."""
     table: list[tuple[str, ...]] = [("#", "layer", "in -> out", "formula", "params")]
     cells = ["FLOPs" if compute == "flops" else "MACs"] if compute else []
+    # The rows of a long chain repeat the same few cells: each is kept once while the table
+    # is laid out, so that its memory is a tuple per row, not five strings.
+    seen: dict[str, str] = {}
+    kept = seen.setdefault
     for row in rows(result, depth or 0):
         if compute:
             from .compute import cell
@@ -36,10 +41,10 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
             table.append(
                 (
                     row.index,
-                    indent + row.label,
-                    f"{row.input} -> {row.output}",
+                    _kept(kept, indent + row.label),
+                    _kept(kept, f"{row.input} -> {row.output}"),
                     formula,
-                    number(row.params, result.tidy),
+                    _kept(kept, number(row.params, result.tidy)),
                 )
             )
         else:
@@ -60,6 +65,10 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
         lines.append("formula: " + ", ".join(f"{s} = {meaning}" for s, meaning in used.items()))
     lines.extend(footer(result))
     return "\n".join(lines)
+
+
+def _kept(kept: Callable[[str, str], str], cell: str) -> str:
+    return kept(cell, cell)
 
 
 def categories(result: Counted) -> str | None:

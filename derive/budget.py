@@ -439,7 +439,8 @@ def _held(node: object, depth: int = 0) -> Iterator[sp.Expr]:
         return
     elif dataclasses.is_dataclass(node) and not isinstance(node, type):
         for f in dataclasses.fields(node):
-            if f.name not in ("chain", "branches", "spans"):  # children are walked as results
+            # Children are walked as results; fields not set by __init__ are caches.
+            if f.init and f.name not in ("chain", "branches", "spans"):
                 yield from _held(getattr(node, f.name), depth + 1)
     elif isinstance(node, Mapping):
         for value in node.values():

@@ -37,7 +37,7 @@ MAX_UNROLL = 10_000
 _ZERO = sp.Integer(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Parameters by category. ``total`` is trainable + non-trainable (buffers are not
     parameters: PyTorch's ``parameters()`` leaves them out); ``embedding`` is the part of the
@@ -47,12 +47,18 @@ class Counts:
     non_trainable: sp.Expr = _ZERO
     buffers: sp.Expr = _ZERO
     embedding: sp.Expr = _ZERO
+    _both: sp.Expr = field(init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def total(self) -> sp.Expr:
         """Trainable and non-trainable parameters."""
         if self.non_trainable is _ZERO:  # SymPy's zero is one object; most counts have none frozen
             return self.trainable
+        return self.both
+
+    @cached_property
+    def both(self) -> sp.Expr:
+        """Trainable and non-trainable parameters added (once)."""
         return add([self.trainable, self.non_trainable])
 
     def __add__(self, other: Counts) -> Counts:
@@ -125,7 +131,7 @@ def _sum_counts(found: Sequence[Counts]) -> Counts:
     return Counts(add(list(trainable)), add(list(non_trainable)), add(list(buffers)), add(list(embedding)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Copies:
     """``count`` copies of a node that share an input shape.
 
@@ -167,7 +173,7 @@ class Copies:
         return self.counts.total / self.count
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeResult:
     """The count of one written node (all of its ``xN`` copies).
 
@@ -184,6 +190,8 @@ class NodeResult:
     depth: int = 0
     #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
     renames: Renames = ()
+    _counts: Counts = field(init=False, repr=False, compare=False)
+    _formula: sp.Expr | None = field(init=False, repr=False, compare=False)
 
     def placeholder(self, name: str) -> str:
         """How this node's formulas write the placeholder ``name`` (``i``, ``h``, ``r``, ...)."""
@@ -387,6 +395,7 @@ class _Deriver:
         #: Set once the program has a LoRA adapter: every other parameter is then frozen.
         self.peft = peft
         self.adapters = False
+        self.resolved: dict[tuple[Kind, tuple[tuple[str, object], ...]], Mapping[str, object]] = {}
 
     # -- parts --
 
@@ -465,10 +474,18 @@ class _Deriver:
                 raise TypeError(f"not a node: {node!r}")
         return NodeResult(index, node, self.repeated(node, shape, once, via), {}, depth)
 
-    def options(self, layer: Layer) -> dict[str, object]:
+    def options(self, layer: Layer) -> Mapping[str, object]:
         kind = layer.spec
         conv = self.state.convention
-        options = kind.resolve(layer.options, conv.options(kind.base))
+        # Resolved once per kind and written options: the layers of a long chain share one
+        # mapping (read-only), where a dict each was a tenth of the chain's memory.
+        key = (kind, tuple(layer.options.items()))
+        try:
+            options = self.resolved.get(key)
+        except TypeError:  # an unhashable option value: resolved each time
+            options = kind.resolve(layer.options, conv.options(kind.base))
+        if options is None:
+            options = self.resolved[key] = kind.resolve(layer.options, conv.options(kind.base))
         proj = options.get("proj")
         size = layer.size
         if conv.proj_below_size and isinstance(proj, sp.Expr) and size is not None and (proj - size).is_nonnegative:

@@ -8,7 +8,9 @@ points attach the source text, so rendering happens once, at the boundary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import bisect
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,6 +26,65 @@ class Span(NamedTuple):
     end: int
     line: int
     column: int
+
+
+class Lines:
+    """Where each line of a text starts, found on first use: a span's line and column in
+    O(log n), for the spans of a text of any length."""
+
+    __slots__ = ("_starts", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def span(self, start: int, end: int) -> Span:
+        """The span from offset ``start`` to ``end``, with its line and column."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        line = bisect.bisect_right(self._starts, start)
+        return Span(start, end, line, start - self._starts[line - 1] + 1)
+
+
+class Spans(Mapping[str, Span]):
+    """Where each part of a node was written (``node``, ``kind``, ``size``, an option ...), kept
+    as offsets into the text it was read from; a span's line and column are found when it is
+    asked for, which is on the error path.
+
+    A long chain keeps a set for every layer: a dict of :class:`Span` tuples and their
+    integers was a third of its memory. Here the offsets are one tuple, each counted from the
+    first span's start (numbers small enough for Python to share), and the names one tuple
+    that nodes written alike share.
+    """
+
+    __slots__ = ("_lines", "_names", "_offsets")
+
+    def __init__(self, lines: Lines, spans: Mapping[str, Span]) -> None:
+        names = tuple(spans)
+        self._names = _NAMES.setdefault(names, names) if len(_NAMES) < 4096 else names
+        base = next(iter(spans.values())).start if spans else 0
+        self._offsets = (base, *(o - base for s in spans.values() for o in (s.start, s.end)))
+        self._lines = lines
+
+    def __getitem__(self, name: str) -> Span:
+        try:
+            n = self._names.index(name)
+        except ValueError:
+            raise KeyError(name) from None
+        base = self._offsets[0]
+        return self._lines.span(base + self._offsets[2 * n + 1], base + self._offsets[2 * n + 2])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Spans({dict(self)!r})"
+
+
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def span_at(text: str, start: int, end: int | None = None) -> Span:

@@ -15,13 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 import sympy as sp
 
 from .algebra import sstr
-from .errors import InvalidOptionError, InvalidSizeError, Span, SpecSyntaxError, UnknownNameError, did_you_mean
-from .kinds import KINDS, SHORTHANDS, Kind, kind_named
+from .errors import (
+    DeriveError,
+    InvalidOptionError,
+    InvalidSizeError,
+    Span,
+    SpecSyntaxError,
+    UnknownNameError,
+    did_you_mean,
+)
+from .kinds import KIND_NAMES, KINDS, SHORTHANDS, Kind, kind_named
 from .lazy import cached_property
 from .shapes import (
     INPUT_CHANNELS,
@@ -138,7 +147,10 @@ def _tail(repeat: sp.Expr, label: str | None) -> str:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+_NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class Layer:
     """``KIND [SIZE] [(OPTIONS)] [xREPEAT] [as LABEL]``: ``repeat`` copies chained.
 
@@ -154,38 +166,45 @@ class Layer:
     label: str | None = None
     frozen: bool = False
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    _free_symbols: frozenset[sp.Symbol] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        kind = kind_named(self.kind, self.spans.get("kind"))
+        # Spans are looked up on the error path only: a chain's success path never reads one.
+        spans = self.spans
+        kind = KINDS.get(KIND_NAMES.get(self.kind, "")) or kind_named(self.kind, spans.get("kind"))
         object.__setattr__(self, "kind", kind.name)
-        where = self.spans.get("kind")
         if kind.sized and self.size is None:
-            raise InvalidSizeError(f"{kind.name} needs a size, as in {kind.name} 64", where)
+            raise InvalidSizeError(f"{kind.name} needs a size, as in {kind.name} 64", spans.get("kind"))
         if not kind.sized and self.size is not None:
             raise InvalidSizeError(
-                f"{kind.name} takes no size", self.spans.get("size", where), hint=f"write {kind.name} alone"
+                f"{kind.name} takes no size", _span(spans, "size", "kind"), hint=f"write {kind.name} alone"
             )
         if self.size is not None:
-            object.__setattr__(self, "size", as_size(self.size, f"the size of {kind.name}", self.spans.get("size")))
-        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+            object.__setattr__(self, "size", _sized(self.size, f"the size of {kind.name}", spans, "size"))
+        object.__setattr__(self, "repeat", _sized(self.repeat, "a repeat count", spans, "repeat"))
         checked: dict[str, object] = {}
         for name, value in dict(self.options).items():
-            span = self.spans.get(name, where)
             if isinstance(name, str) and name.lower() in SHORTHANDS:  # nobias = bias=none
                 if value not in (None, True):
-                    raise InvalidOptionError(f"'{name}' takes no value", span)
-                name, value = SHORTHANDS[name.lower()]
+                    raise InvalidOptionError(f"'{name}' takes no value", _span(spans, name, "kind"))
+                written, (name, value) = name, SHORTHANDS[name.lower()]
+            else:
+                written = name
             if not isinstance(name, str) or name.lower() not in kind.options:
                 takes = ", ".join(kind.options) or "no options"
                 raise UnknownNameError(
                     f"{kind.name} has no option '{name}'{did_you_mean(str(name), kind.options)}",
-                    span,
+                    _span(spans, str(written), "kind"),
                     hint=f"{kind.name} takes {takes}",
                 )
             canonical = name.lower()
-            checked[canonical] = option_value(kind, canonical, value, span)
-        object.__setattr__(self, "options", checked)
+            try:
+                checked[canonical] = option_value(kind, canonical, value, None)
+            except DeriveError as error:
+                raise _placed(error, spans, str(written), "kind") from None
         kind.check(checked, self.spans)
+        # A layer without options shares one empty mapping (most layers of a long chain).
+        object.__setattr__(self, "options", checked or _NO_OPTIONS)
         if checked.get("tied") and self.repeat != 1:
             raise InvalidOptionError(
                 "a tied layer cannot be repeated", self.spans.get("repeat"), hint="tie one layer to one table"
@@ -255,7 +274,7 @@ class Group:
         object.__setattr__(self, "chain", tuple(self.chain))
         if not self.chain:
             raise SpecSyntaxError("a group needs at least one element", self.spans.get("node"))
-        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+        object.__setattr__(self, "repeat", _sized(self.repeat, "a repeat count", self.spans, "repeat"))
 
     @property
     def name(self) -> str:
@@ -306,7 +325,7 @@ class Branch:
         object.__setattr__(self, "branches", tuple(tuple(b) for b in self.branches))
         if len(self.branches) < 2:
             raise SpecSyntaxError(f"{op} needs at least two branches, separated by |", self.spans.get("node"))
-        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+        object.__setattr__(self, "repeat", _sized(self.repeat, "a repeat count", self.spans, "repeat"))
 
     @property
     def name(self) -> str:
@@ -398,8 +417,8 @@ class Call:
         if not block.sized and self.size is not None:
             raise InvalidSizeError(f"block {block.name} takes no size", self.spans.get("size", where))
         if self.size is not None:
-            object.__setattr__(self, "size", as_size(self.size, f"the size of {block.name}", self.spans.get("size")))
-        object.__setattr__(self, "repeat", as_size(self.repeat, "a repeat count", self.spans.get("repeat")))
+            object.__setattr__(self, "size", _sized(self.size, f"the size of {block.name}", self.spans, "size"))
+        object.__setattr__(self, "repeat", _sized(self.repeat, "a repeat count", self.spans, "repeat"))
         object.__setattr__(self, "args", _check_args(block.name, block.params, self.args, self.spans, where))
 
     @property
@@ -516,7 +535,9 @@ class Part:
         if not self.chain:
             raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
         for node in self.chain:
-            _check_nesting(nesting((node,)), "the part", node.spans.get("node", node.spans.get("kind")))
+            depth = nesting((node,))
+            if depth > MAX_NESTING:
+                _check_nesting(depth, "the part", _span(node.spans, "node", "kind"))
 
     @property
     def free_symbols(self) -> frozenset[sp.Symbol]:
@@ -672,6 +693,30 @@ def nesting(chain: Sequence[Node]) -> int:
         elif isinstance(node, Call):
             deepest = max(deepest, node.block.depth)
     return deepest
+
+
+def _span(spans: Mapping[str, Span], *names: str) -> Span | None:
+    """The span of the first of ``names`` that ``spans`` has."""
+    for name in names:
+        found = spans.get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def _placed(error: DeriveError, spans: Mapping[str, Span], *names: str) -> DeriveError:
+    """``error``, pointed at the first of ``names`` that ``spans`` has if it points nowhere."""
+    if error.span is None:
+        error.span = _span(spans, *names)
+    return error
+
+
+def _sized(value: object, what: str, spans: Mapping[str, Span], name: str) -> sp.Expr:
+    """``as_size``, with the span of ``name`` looked up only if the value is refused."""
+    try:
+        return as_size(value, what)
+    except DeriveError as error:
+        raise _placed(error, spans, name) from None
 
 
 def _check_nesting(depth: int, what: str, span: Span | None) -> None:

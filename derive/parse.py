@@ -30,7 +30,9 @@ from .errors import (
     DeriveError,
     InvalidOptionError,
     InvalidSizeError,
+    Lines,
     Span,
+    Spans,
     SpecSyntaxError,
     UnknownNameError,
     closest,
@@ -798,6 +800,7 @@ class _Resolver:
 
     def __init__(self, text: str, scope: Scope, origin: str) -> None:
         self.text = text
+        self.lines = Lines(text)
         self.scope = scope
         self.origin = origin
         self.warnings: list[str] = []
@@ -960,10 +963,10 @@ class _Resolver:
                     )
                 frozen = _frozen(option)
         if isinstance(node, _Group):
-            return Group(self.chain(node.chain), repeat, label, frozen, spans)
+            return Group(self.chain(node.chain), repeat, label, frozen, Spans(self.lines, spans))
         branches = tuple(self.chain(c) for c in node.chains)
         branches = tuple(() if _is_identity(b) else b for b in branches)
-        return Branch(node.op, branches, repeat, label, frozen, node.residual, spans)
+        return Branch(node.op, branches, repeat, label, frozen, node.residual, Spans(self.lines, spans))
 
     def call(
         self,
@@ -1027,8 +1030,8 @@ class _Resolver:
             options[key] = None if option.value is None else self._option_value(option.value, zero)
         if block is not None:
             args = {k: v for k, v in options.items()}
-            return Call(block, size, args, repeat, label, frozen, spans)  # type: ignore[arg-type]
-        return Layer(kind.name, size, options, repeat, label, frozen, spans)  # type: ignore[union-attr]
+            return Call(block, size, args, repeat, label, frozen, Spans(self.lines, spans))  # type: ignore[arg-type]
+        return Layer(kind.name, size, options, repeat, label, frozen, Spans(self.lines, spans))  # type: ignore[union-attr]
 
     def _stacking(self, name: str, size: _Located) -> None:
         """``lstm 700 * 5`` is one layer 3500 wide; the writer most likely meant five layers."""

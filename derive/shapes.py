@@ -144,7 +144,7 @@ def substitute(value: sp.Expr, bindings: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr
 # --- shapes ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shape:
     """A tensor shape without its batch dimension: ``(H, W, C)``, ``(T, C)`` or ``(C,)``.
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import lark
 import pytest
 
-from derive.errors import InvalidSizeError, SpecSyntaxError
+from derive.errors import InvalidSizeError, Span, SpecSyntaxError
 from derive.model import Branch, Call, Group, Layer, Node, Part
 from derive.parse import grammar_text, parse
 
@@ -90,3 +90,29 @@ def test_a_syntax_error_is_reported_before_a_fault_found_while_reading() -> None
         parse("in 205 -> lstm 7/0 -> dense 3")
     assert caught.value.span is not None
     assert caught.value.span.column == 16
+
+
+@pytest.mark.parametrize("text", PROGRAMS)
+def test_every_span_has_the_line_and_column_of_its_offset(text: str) -> None:
+    # A node keeps its spans as offsets (derive.errors.Spans) and finds lines and columns when
+    # asked: they must be the ones counted here in the text.
+    checked = 0
+    for node in _bodies(text):
+        assert len(node.spans) == len(list(node.spans)) > 0
+        for name, span in node.spans.items():
+            line = text.count("\n", 0, span.start) + 1
+            column = span.start - (text.rfind("\n", 0, span.start) + 1) + 1
+            assert (span.line, span.column) == (line, column), (name, span)
+            assert 0 <= span.start < span.end <= len(text)
+            checked += 1
+    assert checked >= 3
+
+
+def test_spans_are_a_mapping_of_the_names_written() -> None:
+    layer = next(_bodies("in 3\n -> dense 4 (bias=none) x2 as f"))
+    assert isinstance(layer, Layer)
+    assert list(layer.spans) == ["node", "repeat", "label", "kind", "size", "bias"]
+    assert layer.spans["bias"] == Span(18, 27, 2, 14)  # "bias=none", from column 14 of line 2
+    assert layer.spans.get("proj") is None
+    with pytest.raises(KeyError):
+        layer.spans["proj"]

@@ -7,8 +7,11 @@ output_dim); torch.nn.Embedding: weight (num_embeddings, embedding_dim).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy as sp
 
+from ..errors import Span
 from .base import LORA, Ctx, Kind, Option, Term, invalid, last, lora, lora_macs
 
 _TIED = Option(
@@ -46,10 +49,7 @@ def _dense_macs(ctx: Ctx, positions: sp.Expr) -> sp.Expr:
     return positions * (ctx.i * ctx.h + lora_macs(ctx, {"W": (ctx.i, ctx.h)}))
 
 
-def _no_bare_tie(options: object, spans: object) -> None:
-
-    assert isinstance(options, dict)
-    assert isinstance(spans, dict)
+def _no_bare_tie(options: Mapping[str, object], spans: Mapping[str, Span]) -> None:
     if options.get("tied") is True:
         raise invalid(
             "an embed shares a table only with a layer named by its label: write tied=LABEL",

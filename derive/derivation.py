@@ -190,7 +190,7 @@ class NodeResult:
     depth: int = 0
     #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
     renames: Renames = ()
-    _counts: Counts = field(init=False, repr=False, compare=False)
+    _all_counts: Counts = field(init=False, repr=False, compare=False)
     _formula: sp.Expr | None = field(init=False, repr=False, compare=False)
 
     def placeholder(self, name: str) -> str:
@@ -235,9 +235,15 @@ class NodeResult:
         """How many copies are chained."""
         return self.node.repeat
 
-    @cached_property
+    @property
     def counts(self) -> Counts:
         """All copies' counts together."""
+        copies = self.copies
+        return copies[0].counts if len(copies) == 1 else self.all_counts
+
+    @cached_property
+    def all_counts(self) -> Counts:
+        """The counts of several copies, added once."""
         return _sum_counts([c.counts for c in self.copies])
 
     @property
@@ -479,7 +485,8 @@ class _Deriver:
         conv = self.state.convention
         # Resolved once per kind and written options: the layers of a long chain share one
         # mapping (read-only), where a dict each was a tenth of the chain's memory.
-        key = (kind, tuple(layer.options.items()))
+        written = layer.options
+        key = (kind, tuple(written.items()) if written else ())
         try:
             options = self.resolved.get(key)
         except TypeError:  # an unhashable option value: resolved each time

@@ -62,8 +62,14 @@ class Spans(Mapping[str, Span]):
     def __init__(self, lines: Lines, spans: Mapping[str, Span]) -> None:
         names = tuple(spans)
         self._names = _NAMES.setdefault(names, names) if len(_NAMES) < 4096 else names
-        base = next(iter(spans.values())).start if spans else 0
-        self._offsets = (base, *(o - base for s in spans.values() for o in (s.start, s.end)))
+        offsets: list[int] = []
+        base = 0
+        for span in spans.values():
+            if not offsets:
+                base = span.start
+                offsets.append(base)
+            offsets += (span.start - base, span.end - base)
+        self._offsets = tuple(offsets)
         self._lines = lines
 
     def __getitem__(self, name: str) -> Span:

@@ -142,9 +142,10 @@ def legend(result: Counted) -> dict[str, str]:
     kinds: dict[Any, None] = {}  # in the order the layers come, so that the legend is stable
     sample = None
     for node in result.walk():
-        if node.formula is None:
+        formula = node.formula
+        if formula is None:
             continue
-        used |= _symbols_of(node.formula)
+        used |= _symbols_of(formula)
         kinds[node.kind] = None
         sample = node
     for kind in kinds:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..algebra import limit_note, sstr
@@ -25,8 +24,8 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
     cells = ["FLOPs" if compute == "flops" else "MACs"] if compute else []
     # The rows of a long chain repeat the same few cells: each is kept once while the table
     # is laid out, so that its memory is a tuple per row, not five strings.
-    seen: dict[str, str] = {}
-    kept = seen.setdefault
+    kept: dict[str, str] = {}
+    one = kept.setdefault
     for row in rows(result, depth or 0):
         if compute:
             from .compute import cell
@@ -37,14 +36,15 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
             table.append(("", row.label, row.input, "", number(row.params, result.tidy)))
         elif row.what == "node":
             assert row.node is not None
-            formula = "" if row.node.formula is None else formula_text(row.node.formula)
+            formula = row.node.formula
+            label, shapes, params = indent + row.label, f"{row.input} -> {row.output}", number(row.params, result.tidy)
             table.append(
                 (
                     row.index,
-                    _kept(kept, indent + row.label),
-                    _kept(kept, f"{row.input} -> {row.output}"),
-                    formula,
-                    _kept(kept, number(row.params, result.tidy)),
+                    one(label, label),
+                    one(shapes, shapes),
+                    "" if formula is None else formula_text(formula),
+                    one(params, params),
                 )
             )
         else:
@@ -65,10 +65,6 @@ def text(result: Counted, depth: int | None = None, compute: str | None = None) 
         lines.append("formula: " + ", ".join(f"{s} = {meaning}" for s, meaning in used.items()))
     lines.extend(footer(result))
     return "\n".join(lines)
-
-
-def _kept(kept: Callable[[str, str], str], cell: str) -> str:
-    return kept(cell, cell)
 
 
 def categories(result: Counted) -> str | None:

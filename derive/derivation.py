@@ -25,7 +25,7 @@ from .algebra import closed_form, common_factor, expanded, merged, short, sstr, 
 from .conventions import Convention, SkipRun, skip_runs
 from .errors import DeriveError, InvalidOptionError, InvalidSizeError, ShapeError, Span, UnsolvableError
 from .kinds import Ctx, Kind, Term, add
-from .lazy import cached_property
+from .lazy import UNSET, cached_property
 from .model import Branch, Call, Group, Layer, NetCall, Node, Part, Program
 from .shapes import ONE, Shape
 
@@ -47,7 +47,7 @@ class Counts:
     non_trainable: sp.Expr = _ZERO
     buffers: sp.Expr = _ZERO
     embedding: sp.Expr = _ZERO
-    _both: sp.Expr = field(init=False, repr=False, compare=False)
+    _both: sp.Expr = field(default=UNSET, init=False, repr=False, compare=False)
 
     @property
     def total(self) -> sp.Expr:
@@ -190,8 +190,8 @@ class NodeResult:
     depth: int = 0
     #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
     renames: Renames = ()
-    _all_counts: Counts = field(init=False, repr=False, compare=False)
-    _formula: sp.Expr | None = field(init=False, repr=False, compare=False)
+    _all_counts: Counts = field(default=UNSET, init=False, repr=False, compare=False)
+    _formula: sp.Expr | None = field(default=UNSET, init=False, repr=False, compare=False)
 
     def placeholder(self, name: str) -> str:
         """How this node's formulas write the placeholder ``name`` (``i``, ``h``, ``r``, ...)."""

@@ -46,9 +46,10 @@ class cached_property(Generic[T]):
 
     The value goes into the instance's ``__dict__`` under the attribute's name, where later
     lookups find it before this (non-data) descriptor. A class with ``__slots__`` keeps it in
-    the slot ``_<name>`` instead, which the class declares (in a dataclass, a field with
-    ``init=False, repr=False, compare=False`` and no default): a chain keeps several results
-    per layer, and a slot costs 8 bytes where an instance dictionary costs hundreds.
+    the slot ``_<name>`` instead, which the class declares holding :data:`UNSET` (in a
+    dataclass, ``field(default=UNSET, init=False, repr=False, compare=False)``): a chain keeps
+    several results per layer, and a slot costs 8 bytes where an instance dictionary costs
+    hundreds. (A slot left empty would not pickle: a frozen dataclass pickles every field.)
     """
 
     def __init__(self, func: Callable[[Any], T]) -> None:
@@ -77,9 +78,24 @@ class cached_property(Generic[T]):
         if member is False:  # an instance dictionary: later lookups find the value there
             value = instance.__dict__[self.name] = self.func(instance)
             return value
-        try:
-            return member.__get__(instance)
-        except AttributeError:  # not computed yet
+        value = member.__get__(instance)
+        if value is UNSET:  # not computed yet
             value = self.func(instance)
             member.__set__(instance, value)  # a slot's own setter: frozen dataclasses too
-            return value
+        return value
+
+
+class _Unset:
+    """The value of a cached slot not computed yet: one object, which pickles as itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+#: What a :class:`cached_property`'s slot holds until it is computed.
+UNSET: Any = _Unset()

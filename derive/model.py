@@ -13,9 +13,8 @@ a part is an input :class:`Shape` and a chain of nodes: :class:`Layer` (a built-
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any, TypeAlias
 
 import sympy as sp
@@ -31,7 +30,7 @@ from .errors import (
     did_you_mean,
 )
 from .kinds import KIND_NAMES, KINDS, SHORTHANDS, Kind, kind_named
-from .lazy import cached_property
+from .lazy import UNSET, cached_property
 from .shapes import (
     INPUT_CHANNELS,
     MAX_LAYERS,
@@ -147,7 +146,29 @@ def _tail(repeat: sp.Expr, label: str | None) -> str:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-_NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
+class _NoOptions(Mapping[str, object]):
+    """The options of a layer written without any: one object that every such layer shares
+    (most layers of a long chain), read-only, and pickled as itself."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> object:
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> str:
+        return "_NO_OPTIONS"
+
+
+_NO_OPTIONS: Mapping[str, object] = _NoOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +187,7 @@ class Layer:
     label: str | None = None
     frozen: bool = False
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
-    _free_symbols: frozenset[sp.Symbol] = field(init=False, repr=False, compare=False)
+    _free_symbols: frozenset[sp.Symbol] = field(default=UNSET, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Spans are looked up on the error path only: a chain's success path never reads one.

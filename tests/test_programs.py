@@ -693,3 +693,29 @@ def test_a_leading_term_of_a_program_with_groups() -> None:
     assert run.status == 0, run.err
     # per copy: d·4d + 4d + 4d·d + d = 8d² + 5d, so 8·L·d² leads
     assert run.json["leading"] == "8*L*d**2"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "in 3 -> dense 4 (bias=none) x2 -> lstm 5 -> [relu -> dense 5] x2",
+        "in 32x32x3 -> conv 16 (k=3, pad=1) -> residual [conv 16 (k=3, pad=1) -> batchnorm] -> globalpool -> dense 10",
+        "block b d = dense d -> relu ; in 8 -> b 8 x3",
+    ],
+)
+def test_programs_and_results_pickle(spec: str) -> None:
+    # A program and a result go through pickle whole (to another process, say): the values a
+    # result computes on first use travel too, or are computed again on the other side.
+    import pickle
+
+    from derive.parse import parse
+
+    program = parse(spec)
+    assert pickle.loads(pickle.dumps(program)) == program
+    result = derive.count(spec)
+    fresh = pickle.loads(pickle.dumps(result))  # nothing computed yet
+    assert fresh.total == result.total
+    result.text()  # totals, formulas and symbols computed
+    again = pickle.loads(pickle.dumps(result))
+    assert (again.total, again.counts, len(again.layers)) == (result.total, result.counts, len(result.layers))
+    assert [layer.params for layer in again.layers] == [layer.params for layer in result.layers]

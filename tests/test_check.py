@@ -575,13 +575,19 @@ def test_toml_nested_thousands_deep(tmp_path: Path, value: str, line: int) -> No
 
 
 def test_a_deep_table_that_toml_reads_is_shown_by_its_type(tmp_path: Path) -> None:
-    # Dotted keys nest without recursion in the TOML reader; the message must not print the value.
+    # Dotted keys nest without recursion in Python 3.11's tomllib: the table is read, and the
+    # message must not print the value. tomli (Python 3.10's reader) recurses on them: the
+    # file is refused as too deep, in one line, with no bracket to point at.
     path = write(
         tmp_path, "deep.toml", '[[case]]\nspec = "in 3 -> lstm 2"\nstated.' + ".".join(["a"] * 5_000) + " = 1\n"
     )
     status, _, err = run_check(path)
     assert status == 2
-    assert err.startswith("error: the stated figure must be a string, not a table\n")
+    if sys.version_info >= (3, 11):
+        assert err.startswith("error: the stated figure must be a string, not a table\n")
+    else:
+        assert err.startswith("error: invalid TOML: keys nested deeper than the TOML reader can follow\n")
+    assert len(err) < 500
 
 
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202e"  # clear the screen, set the title, C1 CSI, right-to-left

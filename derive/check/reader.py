@@ -502,8 +502,11 @@ def _load_toml(text: str, path: str) -> dict[str, Any]:
         raise CaseFileError(f"invalid TOML: {message}", path, span, source=text) from None
     except RecursionError:  # the reader recurses once per bracket: a file can nest thousands deep
         at = _too_deep(text)
+        what = f"arrays or inline tables nested more than {MAX_TOML_NESTING} deep"
+        if at is None:  # dotted keys (a.a.a... = 1): tomli, Python 3.10's reader, recurses on them too
+            what = "keys nested deeper than the TOML reader can follow"
         raise CaseFileError(
-            f"invalid TOML: arrays or inline tables nested more than {MAX_TOML_NESTING} deep",
+            f"invalid TOML: {what}",
             path,
             None if at is None else span_at(text, at),
             hint="a case holds strings and numbers",

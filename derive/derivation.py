@@ -485,14 +485,13 @@ class _Deriver:
         conv = self.state.convention
         # Resolved once per kind and written options: the layers of a long chain share one
         # mapping (read-only), where a dict each was a tenth of the chain's memory.
-        written = layer.options
-        key = (kind, tuple(written.items()) if written else ())
-        try:
-            options = self.resolved.get(key)
-        except TypeError:  # an unhashable option value: resolved each time
-            options = kind.resolve(layer.options, conv.options(kind.base))
+        key = (kind, tuple(layer.options.items()))
+        cached = _hashable(key)  # an unhashable option value is resolved each time
+        options = self.resolved.get(key) if cached else None
         if options is None:
-            options = self.resolved[key] = kind.resolve(layer.options, conv.options(kind.base))
+            options = kind.resolve(layer.options, conv.options(kind.base))
+            if cached:
+                self.resolved[key] = options
         proj = options.get("proj")
         size = layer.size
         if conv.proj_below_size and isinstance(proj, sp.Expr) and size is not None and (proj - size).is_nonnegative:
@@ -568,7 +567,7 @@ class _Deriver:
             out, terms, counts = count(layer.spec, layer.size, items, shape)
         except (ShapeError, InvalidOptionError) as error:
             at = layer.spans.get(getattr(error, "option", ""))
-            raise _at(error, at or layer.spans.get("node", layer.spans.get("kind"))) from None
+            raise error.at(at or layer.spans.get("node", layer.spans.get("kind"))) from None
         tied = options.get("tied")
         if tied:
             self.check_tie(layer, shape, tied)
@@ -787,12 +786,6 @@ def _skip_via(before: sp.Expr, run_input: sp.Expr) -> str:
 
 def _join(a: str | None, b: str | None) -> str | None:
     return f"{a}.{b}" if a and b else a or b
-
-
-def _at(error: DeriveError, span: Span | None) -> DeriveError:
-    if error.span is None:
-        error.span = span
-    return error
 
 
 def _in_definition(error: DeriveError, call: Span | None, definition: Any) -> DeriveError:

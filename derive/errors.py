@@ -95,9 +95,7 @@ _NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 def span_at(text: str, start: int, end: int | None = None) -> Span:
     """The span from offset ``start`` to ``end`` (default: one character) in ``text``."""
-    line = text.count("\n", 0, start) + 1
-    column = start - (text.rfind("\n", 0, start) + 1) + 1
-    return Span(start, start + 1 if end is None else end, line, column)
+    return Lines(text).span(start, start + 1 if end is None else end)
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
@@ -173,6 +171,13 @@ class DeriveError(Exception):
     def column(self) -> int | None:
         """1-based column of the fault in the spec, if it has a place."""
         return self.span.column if self.span else None
+
+    def at(self, span: Span | None) -> DeriveError:
+        """This error, pointed at ``span`` if it points nowhere yet (raised by a check that
+        does not know where its value was written)."""
+        if self.span is None:
+            self.span = span
+        return self
 
     def with_source(self, source: str) -> DeriveError:
         """Attach the spec's text (once) so that the error can show the faulty line."""

@@ -222,7 +222,7 @@ class Layer:
             try:
                 checked[canonical] = option_value(kind, canonical, value, None)
             except DeriveError as error:
-                raise _placed(error, spans, str(written), "kind") from None
+                raise error.at(_span(spans, str(written), "kind")) from None
         kind.check(checked, self.spans)
         # A layer without options shares one empty mapping (most layers of a long chain).
         object.__setattr__(self, "options", checked or _NO_OPTIONS)
@@ -725,19 +725,12 @@ def _span(spans: Mapping[str, Span], *names: str) -> Span | None:
     return None
 
 
-def _placed(error: DeriveError, spans: Mapping[str, Span], *names: str) -> DeriveError:
-    """``error``, pointed at the first of ``names`` that ``spans`` has if it points nowhere."""
-    if error.span is None:
-        error.span = _span(spans, *names)
-    return error
-
-
 def _sized(value: object, what: str, spans: Mapping[str, Span], name: str) -> sp.Expr:
     """``as_size``, with the span of ``name`` looked up only if the value is refused."""
     try:
         return as_size(value, what)
     except DeriveError as error:
-        raise _placed(error, spans, name) from None
+        raise error.at(spans.get(name)) from None
 
 
 def _check_nesting(depth: int, what: str, span: Span | None) -> None:

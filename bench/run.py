@@ -749,6 +749,26 @@ def targets(
     return found
 
 
+INSTRUCTIONS = [
+    "## Instructions, for changes smaller than the noise",
+    "",
+    "On a shared machine two timings of the same work can differ by a third. For a change",
+    "that saves a few percent, `bench/instructions.py` counts the instructions each item costs",
+    "under valgrind's callgrind (a parse, a count, a line of `derive - --json`, a row of",
+    "`derive check`), the run's imports and warm-up subtracted: counts repeat to within a few",
+    "parts in a thousand whatever else the machine does. With `--before PYTHON` (an interpreter",
+    "with another version of derive installed) it shows both and their ratio:",
+    "",
+    "```sh",
+    "python bench/instructions.py --before ../before/.venv/bin/python batch check",
+    "```",
+    "",
+    "Instructions are not time (a cache miss costs more than an instruction), so the targets",
+    "above stay timed; the counts say whether a change did what it meant to.",
+    "",
+]
+
+
 def report(
     cold: list[Cold],
     warm: list[Warm],
@@ -908,6 +928,7 @@ def report(
         "from a file on standard input it starts a process for every 500 lines, at most one per CPU",
         "and 8 (before, it answered in one), and the time is the wall time of the batch.",
         "",
+        *INSTRUCTIONS,
     ]
     return "\n".join(lines)
 

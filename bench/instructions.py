@@ -1,0 +1,148 @@
+"""Instructions per spec, counted by valgrind's callgrind: a measure that load on the machine
+does not move, for changes smaller than the noise of timing.
+
+    python bench/instructions.py                      this interpreter's derive
+    python bench/instructions.py --before OTHER       and a column for OTHER, an interpreter
+                                                      with another version of derive installed
+
+Each workload runs twice in a new process under callgrind, warmed the same way, once with
+no items and once with ``--items`` of them; the difference, divided by the items, is what
+one item costs, imports and warm-up left out. The counts are exact and repeat from run to
+run on the same interpreter and libraries; they are not time (a cache miss costs more than
+an instruction), so the timed targets stay in ``bench/run.py``. Needs ``valgrind``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# One script for every workload: argv is the workload's name, how many items, and where the
+# first item's sizes start (the warm-up's are far from the measured ones, so that no cache of
+# the warm-up answers for them). The specs are bench/run.py's: numeric v1 networks, each
+# with a different size.
+HARNESS = r"""
+import io, sys
+workload, items = sys.argv[1], int(sys.argv[2])
+
+def specs(n, first):
+    kinds = ("lstm", "gru", "dense")
+    return [f"in {39 + k % 7} -> {kinds[k % 3]} {10 + first + k} x3 -> dense 34" for k in range(n)]
+
+def table(n, first):
+    return "".join(f"{spec}\tkeras\t\t1M\trow {k}\n" for k, spec in enumerate(specs(n, first)))
+
+def run(n, first):
+    if workload == "parse":
+        from derive import parse
+        for spec in specs(n, first):
+            parse(spec)
+    elif workload == "count":
+        import derive
+        for spec in specs(n, first):
+            int(derive.count(spec).total)
+    elif workload == "seed":
+        import derive
+        for _ in range(n):
+            int(derive.count("in 205 -> lstm 700 x5 -> dense 205").total)
+    elif workload == "batch":
+        from derive.cli import main
+        text = "\n".join(specs(n, first)) + "\n"
+        main(["-", "--json"], stdin=io.StringIO(text), stdout=io.StringIO(), stderr=io.StringIO())
+    elif workload == "check":
+        import os, tempfile
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "table.tsv")
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(table(n, first))
+        try:
+            from derive.check import stream
+        except ImportError:  # a version that reads the whole table first
+            from derive import check
+            check.check_file(path).text()
+        else:
+            stream.run(path, io.StringIO(), jobs=1)
+        os.remove(path)
+        os.rmdir(folder)
+
+run(200, 100_000)
+if items:
+    run(items, 0)
+"""
+
+WORKLOADS = {
+    "parse": "parse a numeric network (`derive.parse`)",
+    "count": "parse and count it (`derive.count(spec).total`)",
+    "seed": "count the seed network again (`in 205 -> lstm 700 x5 -> dense 205`)",
+    "batch": "`derive - --json`, one process: a line of JSON per spec",
+    "check": "`derive check`, one process: a row of a table",
+}
+
+
+def collected(python: str, workload: str, items: int) -> int:
+    """The instructions callgrind counts in a run of the harness."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "harness.py"
+        script.write_text(HARNESS, encoding="utf-8")
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}"]
+        done = subprocess.run(
+            [*command, python, str(script), workload, str(items)],
+            capture_output=True,
+            text=True,
+            cwd=folder,  # not the checkout: the interpreter's own derive is measured
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dictionaries' layout each run
+            check=False,
+        )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{workload} under callgrind failed:\n{done.stderr[-2000:]}")
+    return int(found[1])
+
+
+def per_item(python: str, workload: str, items: int) -> float:
+    """What one item of ``workload`` costs in ``python``, in instructions."""
+    with ThreadPoolExecutor(2) as pool:  # the two runs side by side: counts do not mind
+        empty, full = pool.map(lambda n: collected(python, workload, n), (0, items))
+    return (full - empty) / items
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", help="an interpreter with another version of derive, for a 'before' column")
+    parser.add_argument("--items", type=int, default=400, help="items per measured run (default 400)")
+    parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help=f"of {', '.join(WORKLOADS)} (default: all)")
+    args = parser.parse_args()
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
+    args.workloads = args.workloads or list(WORKLOADS)
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench/instructions.py needs valgrind (Debian: apt-get install valgrind)")
+    pythons = [p for p in (args.before, sys.executable) if p]
+    rows = []
+    for workload in args.workloads:
+        counts = [per_item(python, workload, args.items) for python in pythons]
+        rows.append((workload, counts))
+        print(f"{workload}: " + ", ".join(f"{c / 1e6:.3f} M" for c in counts), file=sys.stderr)
+    columns = "before | after | after / before |" if args.before else "instructions |"
+    print("| workload | what one item is | " + columns)
+    print("|---|---|" + ("--:|--:|--:|" if args.before else "--:|"))
+    for workload, counts in rows:
+        cells = [f"{c / 1e6:.3f} M" for c in counts]
+        if args.before:
+            cells.append(f"{counts[1] / counts[0]:.3f}")
+        print(f"| {workload} | {WORKLOADS[workload]} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -55,7 +55,7 @@ class Token(str):
     def __new__(
         cls, type: str, value: str, start_pos: int, line: int, column: int, end_line: int, end_column: int, end_pos: int
     ) -> Token:
-        self = super().__new__(cls, value)
+        self = str.__new__(cls, value)
         self.type, self.value, self.start_pos, self.end_pos = type, value, start_pos, end_pos
         self.line, self.column, self.end_line, self.end_column = line, column, end_line, end_column
         return self
@@ -260,6 +260,7 @@ class Driver:
             raise Unsupported(f"tables of another layout: {error!r}") from None
         self._compiled: dict[int, tuple[re.Pattern[str], ...]] = {}
         self._scanners: list[tuple[re.Pattern[str], ...] | None] = [None] * len(self._actions)
+        self._chains: dict[tuple[int, int, str | None], int] = {}
 
     def _scanner(self, state: int) -> tuple[re.Pattern[str], ...]:
         """The patterns of the terminals the parser accepts in ``state`` (compiled on first use,
@@ -277,6 +278,7 @@ class Driver:
     def parse(self, text: str) -> Any:
         """The value the start rule's callback returns for ``text``."""
         actions, scanners, scanner, ignore = self._actions, self._scanners, self._scanner, self._ignore
+        chains, final = self._chains, self._end
         new_token: Callable[..., Token] = Token
         states = [self._start]
         values: list[Any] = []
@@ -321,21 +323,39 @@ class Driver:
                     break
                 size, callback, origin = arg
                 if callback is None:  # a ?rule of one child (Lark's ExpandSingleChild): the child
-                    del states[-1]
-                    value = values.pop()
+                    # stays on the stack and only the state on top changes, through every such
+                    # rule in a row (``atom`` to ``product`` to ``sum``), in one step
+                    key = (states[-2], states[-1], kind)
+                    goto = chains.get(key)
+                    if goto is None:
+                        goto = chains[key] = self._chain(states[-2], origin, kind)
+                    states[-1] = goto
+                    if token is None and goto == final:
+                        return values[-1]
+                    continue
+                if size:
+                    children = values[-size:]
+                    del states[-size:]
+                    del values[-size:]
                 else:
-                    if size:
-                        children = values[-size:]
-                        del states[-size:]
-                        del values[-size:]
-                    else:
-                        children = []
-                    value = callback(children)
-                _, goto = actions[states[-1]][origin]
+                    children = []
+                value = callback(children)
+                goto = actions[states[-1]][origin][1]
                 states.append(goto)
                 values.append(value)
-                if token is None and goto == self._end:
+                if token is None and goto == final:
                     return value
+
+    def _chain(self, below: int, origin: str, kind: str | None) -> int:
+        """The state on top of ``below`` once ``kind`` has reduced every ``?rule`` of one child
+        in a row, the first of them ``origin``."""
+        top: int = self._actions[below][origin][1]
+        while top != self._end or kind != "$END":
+            action = self._actions[top].get(kind)  # type: ignore[arg-type]  # lastgroup: a terminal's name
+            if action is None or action[0] or action[1][1] is not None:  # no action, a shift, a callback
+                break
+            top = self._actions[below][action[1][2]][1]
+        return top
 
 
 def main() -> int:

@@ -520,26 +520,24 @@ class _P:
 Child = Any  # a Token, a _P, or None (an optional part that is absent)
 
 
-def _extent(children: list[Child]) -> Span:
-    first = children[0]
-    if first is None:  # an absent [...] first: the rule starts at its first written part
-        first = next(c for c in children if c is not None)
-    last = children[-1]
-    if last is None:
-        last = next(c for c in reversed(children) if c is not None)
-    end = last.span.end if type(last) is _P else last.end_pos
-    if type(first) is _P:
-        start = first.span
-        return Span(start.start, end, start.line, start.column)
-    return Span(first.start_pos, end, first.line, first.column)
-
-
 def _rule(method: Callable[[Any, Span, list[Child]], Any]) -> Callable[[Any, list[Child]], _P]:
-    """A parser callback: the method's value with the rule's place."""
+    """A parser callback: the method's value with the rule's place, from its first written
+    child to its last (in the callback itself: it runs for every rule the parser reduces)."""
 
     @functools.wraps(method)
     def callback(self: Any, children: list[Child]) -> _P:
-        span = _extent(children)
+        first = children[0]
+        if first is None:  # an absent [...] first: the rule starts at its first written part
+            first = next(c for c in children if c is not None)
+        last = children[-1]
+        if last is None:
+            last = next(c for c in reversed(children) if c is not None)
+        end = last.span.end if type(last) is _P else last.end_pos
+        if type(first) is _P:
+            start = first.span
+            span = Span(start.start, end, start.line, start.column)
+        else:
+            span = Span(first.start_pos, end, first.line, first.column)
         return _P(method(self, span, children), span)
 
     return callback

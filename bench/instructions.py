@@ -24,46 +24,43 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from run import SEED  # this folder's bench/run.py: the workloads are its specs
+
 ROOT = Path(__file__).resolve().parent.parent
 
-# One script for every workload: argv is the workload's name, how many items, and where the
-# first item's sizes start (the warm-up's are far from the measured ones, so that no cache of
-# the warm-up answers for them). The specs are bench/run.py's: numeric v1 networks, each
-# with a different size.
+# One script for every workload: argv is the workload's name, how many items, and the folder
+# of bench/run.py, whose specs and tables it counts (numeric v1 networks, each with another
+# size). The warm-up's sizes are far from the measured ones, so that no cache of the warm-up
+# answers for them.
 HARNESS = r"""
 import io, sys
 workload, items = sys.argv[1], int(sys.argv[2])
-
-def specs(n, first):
-    kinds = ("lstm", "gru", "dense")
-    return [f"in {39 + k % 7} -> {kinds[k % 3]} {10 + first + k} x3 -> dense 34" for k in range(n)]
-
-def table(n, first):
-    return "".join(f"{spec}\tkeras\t\t1M\trow {k}\n" for k, spec in enumerate(specs(n, first)))
+sys.path.insert(0, sys.argv[3])
+from run import SEED, batch_specs, check_table
 
 def run(n, first):
     if workload == "parse":
         from derive import parse
-        for spec in specs(n, first):
+        for spec in batch_specs("v1", n, first):
             parse(spec)
     elif workload == "count":
         import derive
-        for spec in specs(n, first):
+        for spec in batch_specs("v1", n, first):
             int(derive.count(spec).total)
     elif workload == "seed":
         import derive
         for _ in range(n):
-            int(derive.count("in 205 -> lstm 700 x5 -> dense 205").total)
+            int(derive.count(SEED).total)
     elif workload == "batch":
         from derive.cli import main
-        text = "\n".join(specs(n, first)) + "\n"
+        text = "\n".join(batch_specs("v1", n, first)) + "\n"
         main(["-", "--json"], stdin=io.StringIO(text), stdout=io.StringIO(), stderr=io.StringIO())
     elif workload == "check":
         import os, tempfile
         folder = tempfile.mkdtemp()
         path = os.path.join(folder, "table.tsv")
         with open(path, "w", encoding="utf-8") as file:
-            file.write(table(n, first))
+            file.write(check_table(n, first))
         try:
             from derive.check import stream
         except ImportError:  # a version that reads the whole table first
@@ -82,7 +79,7 @@ if items:
 WORKLOADS = {
     "parse": "parse a numeric network (`derive.parse`)",
     "count": "parse and count it (`derive.count(spec).total`)",
-    "seed": "count the seed network again (`in 205 -> lstm 700 x5 -> dense 205`)",
+    "seed": f"count the seed network again (`{SEED}`)",
     "batch": "`derive - --json`, one process: a line of JSON per spec",
     "check": "`derive check`, one process: a row of a table",
 }
@@ -95,7 +92,7 @@ def collected(python: str, workload: str, items: int) -> int:
         script.write_text(HARNESS, encoding="utf-8")
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}"]
         done = subprocess.run(
-            [*command, python, str(script), workload, str(items)],
+            [*command, python, str(script), workload, str(items), str(ROOT / "bench")],
             capture_output=True,
             text=True,
             cwd=folder,  # not the checkout: the interpreter's own derive is measured

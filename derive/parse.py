@@ -844,7 +844,7 @@ class _Resolver:
         if definitions_only:
             return tuple(definitions)  # type: ignore[return-value]
         program = Program(tuple(parts), conv, where, tuple(definitions), spans, tuple(self.warnings))
-        names = {s.name for s in program.symbols}
+        names = {s.name for s in program.symbols} if where else set()
         for name in where:
             if name not in names and name not in shapes.COMPUTE_NAMES:
                 raise UnknownNameError(

@@ -122,6 +122,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}")
     args.workloads = args.workloads or list(WORKLOADS)
+    if args.items < 1:
+        parser.error("--items must be at least 1")
     if shutil.which("valgrind") is None:
         raise SystemExit("bench/instructions.py needs valgrind (Debian: apt-get install valgrind)")
     pythons = [p for p in (args.before, sys.executable) if p]

@@ -404,7 +404,7 @@ class BlockDef:
 
     def __post_init__(self) -> None:
         depth = 1 + nesting(self.body)
-        _check_nesting(depth, f"block {self.name}", self.spans.get("name"))
+        _check_nesting(depth, f"block {self.name}", self.spans, "name")
         object.__setattr__(self, "depth", depth)
 
     @property
@@ -556,9 +556,7 @@ class Part:
         if not self.chain:
             raise InvalidSizeError("a network needs at least one layer after its input", self.spans.get("input"))
         for node in self.chain:
-            depth = nesting((node,))
-            if depth > MAX_NESTING:
-                _check_nesting(depth, "the part", _span(node.spans, "node", "kind"))
+            _check_nesting(nesting((node,)), "the part", node.spans, "node", "kind")
 
     @property
     def free_symbols(self) -> frozenset[sp.Symbol]:
@@ -733,11 +731,13 @@ def _sized(value: object, what: str, spans: Mapping[str, Span], name: str) -> sp
         raise error.at(spans.get(name)) from None
 
 
-def _check_nesting(depth: int, what: str, span: Span | None) -> None:
+def _check_nesting(depth: int, what: str, spans: Mapping[str, Span], *names: str) -> None:
+    """Refuse ``depth`` past the limit, at the first of ``names`` that ``spans`` has (looked up
+    only then: a chain's success path never reads a span)."""
     if depth > MAX_NESTING:
         raise SpecSyntaxError(
             f"{what} nests groups, branches and block calls {depth:,} deep; the limit is {MAX_NESTING:,}",
-            span,
+            _span(spans, *names),
             hint="a call of a block adds the levels of its body",
         )
 

@@ -846,7 +846,7 @@ class _Resolver:
         program = Program(tuple(parts), conv, where, tuple(definitions), spans, tuple(self.warnings))
         names = {s.name for s in program.symbols} if where else set()
         for name in where:
-            if name not in names and name not in shapes.COMPUTE_NAMES:
+            if name not in names and name not in shapes.COMPUTE_SYMBOLS:
                 raise UnknownNameError(
                     f"'where' binds {name}, which the program does not use{did_you_mean(name, names)}",
                     spans[f"where:{name}"],

@@ -30,10 +30,6 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Words that are option values, never size symbols (``proj=none`` is a mistake, not a symbol).
 RESERVED = frozenset({"none", "true", "false", "single", "double", "all", "same", "valid"})
 
-#: The sequence length and the batch of the compute formulas (derive/compute.py): ``where``
-#: and ``--set`` may bind them whether the program's sizes use them or not.
-COMPUTE_NAMES = frozenset({"T", "B"})
-
 #: ``none`` given to a block or net option: passed on to a layer option that takes the word
 #: (``lora=lora`` with ``lora=none``); anywhere a size is needed it is refused.
 NONE = sp.Symbol("none", integer=True, positive=True)
@@ -41,7 +37,7 @@ NONE = sp.Symbol("none", integer=True, positive=True)
 #: ``in`` used as a size inside a block's body: the channels of the shape it is called on.
 #: ``in`` is a keyword, so no symbol a user writes can have this name.
 INPUT_CHANNELS = sp.Symbol("in", integer=True, positive=True)
-#: The sequence length and the batch size of the compute formulas (derive.compute).
+#: The sequence length and the batch size of the compute formulas (derive/compute.py).
 T = sp.Symbol("T", integer=True, positive=True)
 B = sp.Symbol("B", integer=True, positive=True)
 #: The names ``--set`` and ``where`` may bind for compute, whether the program uses them or not.

@@ -7,9 +7,12 @@ does not move, for changes smaller than the noise of timing.
 
 Each workload runs twice in a new process under callgrind, warmed the same way, once with
 no items and once with ``--items`` of them; the difference, divided by the items, is what
-one item costs, imports and warm-up left out. The counts are exact and repeat from run to
-run on the same interpreter and libraries; they are not time (a cache miss costs more than
-an instruction), so the timed targets stay in ``bench/run.py``. Needs ``valgrind``.
+one item costs, imports and warm-up left out. ``start`` is one cold start instead: the
+``derive`` command on the seed network, less a process that imports SymPy the same way (what
+derive's own import, count and output add to the floor that SymPy's import sets). The counts
+are exact and repeat from run to run on the same interpreter and libraries; they are not
+time (a cache miss costs more than an instruction), so the timed targets stay in
+``bench/run.py``. Needs ``valgrind``.
 """
 
 from __future__ import annotations
@@ -76,7 +79,22 @@ if items:
     run(items, 0)
 """
 
+# A cold start: the command as its script runs it, in a new process, and the same process
+# importing SymPy alone, the collector off as the command has it, and leaving without the
+# interpreter's teardown, as the command does: what derive adds to SymPy's import.
+START = r"""
+import gc, os, sys
+gc.disable()
+if int(sys.argv[2]):
+    sys.argv = ["derive", sys.argv[1]]
+    from derive.__main__ import run
+    run()
+import sympy
+os._exit(0)
+"""
+
 WORKLOADS = {
+    "start": f'a cold `derive "{SEED}"`, SymPy\'s import (collector off, no teardown) left out',
     "parse": "parse a numeric network (`derive.parse`)",
     "count": "parse and count it (`derive.count(spec).total`)",
     "seed": f"count the seed network again (`{SEED}`)",
@@ -89,10 +107,12 @@ def collected(python: str, workload: str, items: int) -> int:
     """The instructions callgrind counts in a run of the harness."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "harness.py"
-        script.write_text(HARNESS, encoding="utf-8")
+        start = workload == "start"
+        script.write_text(START if start else HARNESS, encoding="utf-8")
+        argv = [SEED, str(items)] if start else [workload, str(items), str(ROOT / "bench")]
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}"]
         done = subprocess.run(
-            [*command, python, str(script), workload, str(items), str(ROOT / "bench")],
+            [*command, python, str(script), *argv],
             capture_output=True,
             text=True,
             cwd=folder,  # not the checkout: the interpreter's own derive is measured
@@ -105,8 +125,19 @@ def collected(python: str, workload: str, items: int) -> int:
     return int(found[1])
 
 
+def compile_derive(python: str) -> None:
+    """Write the bytecode of ``python``'s derive, as ``pip install`` writes every installed
+    package's: a start that compiled derive's sources would count the compiler."""
+    find = "import importlib.util as u; print(next(iter(u.find_spec('derive').submodule_search_locations)))"
+    folder = subprocess.run([python, "-c", find], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([python, "-m", "compileall", "-q", folder], check=True, stdout=subprocess.DEVNULL)
+
+
 def per_item(python: str, workload: str, items: int) -> float:
-    """What one item of ``workload`` costs in ``python``, in instructions."""
+    """What one item of ``workload`` costs in ``python``, in instructions (a start is one item)."""
+    if workload == "start":
+        items = 1
+        compile_derive(python)
     with ThreadPoolExecutor(2) as pool:  # the two runs side by side: counts do not mind
         empty, full = pool.map(lambda n: collected(python, workload, n), (0, items))
     return (full - empty) / items

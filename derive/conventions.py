@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import Span, lookup
 from .model import Layer, Node
@@ -159,8 +160,7 @@ def convention(name: str | None, span: Span | None = None) -> Convention:
     return CONVENTIONS[lookup(name or DEFAULT, CONVENTION_NAMES, "convention", span)]
 
 
-@dataclass(frozen=True)
-class SkipRun:
+class SkipRun(NamedTuple):
     """A run of consecutive recurrent layers under Graves's skip connections (Graves 2013,
     eqs. 1-3): the run's input feeds every layer of the run, and every layer of the run feeds
     the layer after it. Made by :func:`skip_runs`; never written by a user."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import sympy as sp
 
@@ -374,8 +374,7 @@ class PartResult:
 # --- the derivation ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     """A weight matrix that a later layer may share: its two dimensions."""
 
     rows: sp.Expr
@@ -383,13 +382,17 @@ class _Table:
     kind: str
 
 
-@dataclass
 class _State:
-    convention: Convention
-    labels: dict[str, _Table] = field(default_factory=dict)
-    embeds: list[_Table] = field(default_factory=list)
-    embed_shapes: set[tuple[sp.Expr, sp.Expr]] = field(default_factory=set)  # expanded, found in O(1)
-    via: str = ""  # where the next node's input comes from (after a skip run)
+    """What a walk has seen so far: labelled tables, embeddings, where the next input comes from."""
+
+    __slots__ = ("convention", "embed_shapes", "embeds", "labels", "via")
+
+    def __init__(self, convention: Convention) -> None:
+        self.convention = convention
+        self.labels: dict[str, _Table] = {}
+        self.embeds: list[_Table] = []
+        self.embed_shapes: set[tuple[sp.Expr, sp.Expr]] = set()  # expanded, found in O(1)
+        self.via = ""  # where the next node's input comes from (after a skip run)
 
 
 class _Deriver:

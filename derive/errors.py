@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -125,8 +124,7 @@ def lookup(name: str, names: Mapping[str, str], what: str, span: Span | None = N
     return canonical
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """A second place an error shows: a message, a span, and the text the span is in."""
 
     message: str

@@ -18,7 +18,6 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -160,7 +159,6 @@ def _lark(**extra: Any) -> Lark:
 # --- scopes ----------------------------------------------------------------------------------
 
 
-@dataclass
 class Scope:
     """The blocks and nets visible to a program: the prelude's, then the program's own.
 
@@ -168,9 +166,10 @@ class Scope:
     program's ``block basic`` hides the prelude's ``basic`` for that program only).
     """
 
-    blocks: dict[str, BlockDef] = field(default_factory=dict)
-    nets: dict[str, NetDef] = field(default_factory=dict)
-    parent: Scope | None = None
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.blocks: dict[str, BlockDef] = {}
+        self.nets: dict[str, NetDef] = {}
+        self.parent = parent
 
     def child(self) -> Scope:
         """A new scope on top of this one."""

@@ -27,7 +27,7 @@ gives ceil(n / stride).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import sympy as sp
 
@@ -64,8 +64,7 @@ def _per_dim(value: object, rank: int, name: str, layer: object, shape: Shape) -
     return (value,) * rank
 
 
-@dataclass(frozen=True)
-class _Where:
+class _Where(NamedTuple):
     """The layer (and its input) as an error names it: ``conv 8 (k=7, ...) on 5x5x3``. Written
     out only when an error is raised, so counting a large net does not pay for it."""
 

@@ -240,16 +240,24 @@ class _LazyScope(Scope):
     def __init__(self, text: str, origin: str) -> None:
         super().__init__()
         self.text, self.origin = text, origin
-        self.pending: dict[str, tuple[str, int, int]] = {}
-        for start, end in _statements(text):
-            head = _DEFINITION.match(text, start, end)
-            if head is None:  # not a definition: parse now, so that the error is the file's
-                self._load(start, end)
-                continue
-            self.pending.setdefault(head[2], (head[1].lower(), start, end))
+        self._pending: dict[str, tuple[str, int, int]] | None = None
+
+    @property
+    def pending(self) -> dict[str, tuple[str, int, int]]:
+        """The definitions not parsed yet, by name. The text is cut into statements when a
+        definition is first looked up: a program of built-in layers never reads the file."""
+        if self._pending is None:
+            self._pending = {}
+            for start, end in _statements(self.text):
+                head = re.compile(_DEFINITION).match(self.text, start, end)
+                if head is None:  # not a definition: parse now, so that the error is the file's
+                    self._load(start, end)
+                    continue
+                self._pending.setdefault(head[2], (head[1].lower(), start, end))
+        return self._pending
 
     def _load(self, start: int, end: int) -> None:
-        blank = _NOT_NEWLINE.sub(" ", self.text[:start])
+        blank = re.sub(_NOT_NEWLINE, " ", self.text[:start])
         _parse(blank + self.text[start:end], self, origin=self.origin, definitions_only=True)
 
     def _take(self, keyword: str, name: str) -> None:
@@ -277,9 +285,11 @@ class _LazyScope(Scope):
             self._take(keyword, name)
 
 
+# The patterns that read the prelude are compiled when it is first read (re.match and its kin
+# keep what they compile): a program of built-in layers never reads it.
 #: The start of a definition: its keyword and name.
-_DEFINITION = re.compile(r"\s*(?:#[^\n]*\s*)*(block|net)\s+([A-Za-z_][A-Za-z0-9_']*)", re.I)
-_NOT_NEWLINE = re.compile(r"[^\n]")
+_DEFINITION = r"(?i)\s*(?:#[^\n]*\s*)*(block|net)\s+([A-Za-z_][A-Za-z0-9_']*)"
+_NOT_NEWLINE = r"[^\n]"
 
 
 def _statements(text: str) -> Iterator[tuple[int, int]]:
@@ -287,7 +297,7 @@ def _statements(text: str) -> Iterator[tuple[int, int]]:
     brackets and comments. Only the characters that matter are visited (the prelude is read
     by every command that names a definition)."""
     depth, start = 0, 0
-    for match in _STRUCTURE.finditer(text):
+    for match in re.finditer(_STRUCTURE, text):
         c = match[0]
         if c in "{[(":
             depth += 1
@@ -298,12 +308,12 @@ def _statements(text: str) -> Iterator[tuple[int, int]]:
             if text[start:i].strip():
                 yield start, i
             start = i + 1
-    if _COMMENTS_ONLY.fullmatch(text, start) is None:
+    if re.compile(_COMMENTS_ONLY).fullmatch(text, start) is None:
         yield start, len(text)
 
 
-_STRUCTURE = re.compile(r"#[^\n]*|[{}\[\]();]")
-_COMMENTS_ONLY = re.compile(r"(?:\s|#[^\n]*)*")
+_STRUCTURE = r"#[^\n]*|[{}\[\]();]"
+_COMMENTS_ONLY = r"(?:\s|#[^\n]*)*"
 
 
 def prelude_text() -> str:
@@ -978,8 +988,10 @@ class _Resolver:
         spans["kind"] = node.name_span
         if self.defining is not None and name == self.defining:
             raise InvalidOptionError(f"block {name} calls itself: a definition cannot be recursive", node.name_span)
-        block = self.scope.block(name)
-        kind = KINDS.get(KIND_NAMES.get(name.lower(), "")) if block is None else None
+        # A built-in kind first: no definition takes a kind's name (see definition), and a
+        # program of built-in layers then never looks in the prelude.
+        kind = KINDS.get(KIND_NAMES.get(name.lower(), ""))
+        block = self.scope.block(name) if kind is None else None
         if block is None and kind is None:
             raise self._unknown(name, node.name_span, "layer kind")
         sized = block.sized if block is not None else kind.sized  # type: ignore[union-attr]

@@ -38,7 +38,9 @@ from .shapes import COMPUTE_SYMBOLS, MAX_DIGITS, as_size
 if TYPE_CHECKING:  # the compute module loads with the first FLOPs or memory asked for
     from .compute import Compute, Memory
 
-_NUMBER = re.compile(r"\s*([0-9](?:_?[0-9])*)\s*\Z")
+# Compiled on first use (re.match keeps what it compiles), not at import, where it would cost
+# every command: only values given for symbols are read with it.
+_NUMBER = r"\s*([0-9](?:_?[0-9])*)\s*\Z"
 
 
 def size_value(name: str, value: object) -> sp.Expr:
@@ -46,7 +48,7 @@ def size_value(name: str, value: object) -> sp.Expr:
     expression of size symbols, or a string of digits read as the language reads a number.
     Any other string is refused (it would otherwise reach SymPy's parser, which runs code)."""
     if isinstance(value, str):
-        match = _NUMBER.match(value)
+        match = re.match(_NUMBER, value)
         if not match:
             raise InvalidSizeError(
                 f"{name} must be a positive whole number, not the text {value!r}",

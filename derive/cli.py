@@ -47,7 +47,9 @@ examples:
 
 conventions: """ + ", ".join(CONVENTIONS)
 
-_NAMES = re.compile(r"\s*\w+(?:\s*,\s*\w+)*\s*\Z", re.ASCII)  # keras,pytorch: --compare NAMES, not a SPEC
+# Patterns a count does not use are compiled on first use (re.match keeps what it compiles),
+# not at import, where each would cost every command.
+_NAMES = r"(?a)\s*\w+(?:\s*,\s*\w+)*\s*\Z"  # keras,pytorch: --compare NAMES, not a SPEC
 _SURROGATE = re.compile("[\ud800-\udfff]")  # how Python holds bytes that are not UTF-8
 
 
@@ -59,11 +61,11 @@ class StreamError(OSError):
         super().__init__(what if error is None else f"{what}: {error.strerror or error}")
 
 
-_BINDING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9](?:_?[0-9])*)\s*\Z")
+_BINDING = r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9](?:_?[0-9])*)\s*\Z"
 
 
 def _binding(text: str) -> tuple[str, int]:
-    match = _BINDING.match(text)
+    match = re.match(_BINDING, text)
     if not match or int(match[2]) < 1:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a positive whole number, not '{text}'")
     return match[1], int(match[2])
@@ -601,7 +603,7 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--hf reads the network from PATH: give no SPEC with it")
     if args.show_spec and args.hf is None:
         parser.error("--show-spec goes with --hf PATH")
-    if args.compare and args.spec is None and not _NAMES.match(args.compare):
+    if args.compare and args.spec is None and not re.match(_NAMES, args.compare):
         # derive --compare "in 3 -> lstm 2": not convention names, so the spec, to compare under all
         args.spec, args.compare = args.compare, ""
     if args.standalone and not args.latex:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import sympy as sp
@@ -37,17 +37,45 @@ MAX_UNROLL = 10_000
 _ZERO = sp.Integer(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
+class _Record:
+    """A result: read-only once made, shown as its class and fields.
+
+    The results are plain classes with slots, not frozen dataclasses: a count makes several
+    for every layer, and Python 3.11 creates a dataclass's class with an ``exec`` per method,
+    which every command paid at import (some 3 M instructions a class; see
+    bench/instructions.py).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        code = type(self).__init__.__code__  # the fields, in the order __init__ takes them
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in code.co_varnames[1 : code.co_argcount])
+        return f"{type(self).__name__}({fields})"
+
+
+class Counts(_Record):
     """Parameters by category. ``total`` is trainable + non-trainable (buffers are not
     parameters: PyTorch's ``parameters()`` leaves them out); ``embedding`` is the part of the
     total in token, position and segment tables."""
 
-    trainable: sp.Expr = _ZERO
-    non_trainable: sp.Expr = _ZERO
-    buffers: sp.Expr = _ZERO
-    embedding: sp.Expr = _ZERO
-    _both: sp.Expr = field(default=UNSET, init=False, repr=False, compare=False)
+    __slots__ = ("_both", "buffers", "embedding", "non_trainable", "trainable")
+
+    def __init__(
+        self,
+        trainable: sp.Expr = _ZERO,
+        non_trainable: sp.Expr = _ZERO,
+        buffers: sp.Expr = _ZERO,
+        embedding: sp.Expr = _ZERO,
+    ) -> None:
+        self.trainable, self.non_trainable, self.buffers, self.embedding = trainable, non_trainable, buffers, embedding
+        self._both: sp.Expr = UNSET
+
+    def __eq__(self, other: object) -> bool:  # counts are values
+        return self.values() == other.values() if isinstance(other, Counts) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.values())
 
     @property
     def total(self) -> sp.Expr:
@@ -131,8 +159,7 @@ def _sum_counts(found: Sequence[Counts]) -> Counts:
     return Counts(add(list(trainable)), add(list(non_trainable)), add(list(buffers)), add(list(embedding)))
 
 
-@dataclass(frozen=True, slots=True)
-class Copies:
+class Copies(_Record):
     """``count`` copies of a node that share an input shape.
 
     ``each`` holds one copy's counts where every copy counts the same (else ``None``: copies
@@ -142,20 +169,24 @@ class Copies:
     skip connections).
     """
 
-    count: sp.Expr
-    input: Shape
-    output: Shape
-    counts: Counts
-    each_counts: Counts | None
-    children: tuple[NodeResult, ...] = ()
-    terms: tuple[Term, ...] = ()
-    via: str = ""
+    __slots__ = ("children", "count", "counts", "each_counts", "input", "output", "terms", "via")
+
+    def __init__(
+        self,
+        count: sp.Expr,
+        input: Shape,
+        output: Shape,
+        counts: Counts,
+        each_counts: Counts | None,
+        children: tuple[NodeResult, ...] = (),
+        terms: tuple[Term, ...] = (),
+        via: str = "",
+    ) -> None:
+        self.count, self.input, self.output, self.counts, self.each_counts = count, input, output, counts, each_counts
+        self.children, self.terms, self.via = children, terms, via
 
     def times(self, n: sp.Expr, via: str | None = None) -> Copies:
-        """``n`` copies like this one (it being one), coming from ``via`` if given.
-
-        (``dataclasses.replace`` would do, at several times the cost: a chain makes one of
-        these for every repeated layer.)"""
+        """``n`` copies like this one (it being one), coming from ``via`` if given."""
         counts = self.counts.scaled(n)
         via = self.via if via is None else via
         return Copies(n, self.input, self.output, counts, self.each_counts, self.children, self.terms, via)
@@ -173,8 +204,7 @@ class Copies:
         return self.counts.total / self.count
 
 
-@dataclass(frozen=True, slots=True)
-class NodeResult:
+class NodeResult(_Record):
     """The count of one written node (all of its ``xN`` copies).
 
     ``index`` is its place (``2``, or ``3.1`` inside the node numbered 3). For a layer,
@@ -183,15 +213,23 @@ class NodeResult:
     branch first, for a branch).
     """
 
-    index: str
-    node: Node
-    copies: tuple[Copies, ...]
-    options: Mapping[str, object] = field(default_factory=dict)
-    depth: int = 0
-    #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
-    renames: Renames = ()
-    _all_counts: Counts = field(default=UNSET, init=False, repr=False, compare=False)
-    _formula: sp.Expr | None = field(default=UNSET, init=False, repr=False, compare=False)
+    __slots__ = ("_all_counts", "_formula", "copies", "depth", "index", "node", "options", "renames")
+
+    def __init__(
+        self,
+        index: str,
+        node: Node,
+        copies: tuple[Copies, ...],
+        options: Mapping[str, object] | None = None,
+        depth: int = 0,
+        renames: Renames = (),
+    ) -> None:
+        self.index, self.node, self.copies, self.depth = index, node, copies, depth
+        self.options: Mapping[str, object] = {} if options is None else options
+        #: Formula placeholders renamed where the program uses the same name (``h`` -> ``h'``).
+        self.renames = renames
+        self._all_counts: Counts = UNSET
+        self._formula: sp.Expr | None = UNSET
 
     def placeholder(self, name: str) -> str:
         """How this node's formulas write the placeholder ``name`` (``i``, ``h``, ``r``, ...)."""
@@ -336,15 +374,16 @@ def _generic_terms(
     return tuple((t.name, t) for t in kind.count(ctx))
 
 
-@dataclass(frozen=True)
-class PartResult:
+class PartResult(_Record):
     """One part of a program: its label, input shape, and the results of its chain."""
 
-    index: int
-    label: str | None
-    input: Shape
-    nodes: tuple[NodeResult, ...]
-    call: NetCall | None = None
+    __slots__ = ("_counts", "call", "index", "input", "label", "nodes")
+
+    def __init__(
+        self, index: int, label: str | None, input: Shape, nodes: tuple[NodeResult, ...], call: NetCall | None = None
+    ) -> None:
+        self.index, self.label, self.input, self.nodes, self.call = index, label, input, nodes, call
+        self._counts: Counts = UNSET
 
     @cached_property
     def counts(self) -> Counts:
@@ -437,7 +476,7 @@ class _Deriver:
                 )
             except DeriveError as error:
                 raise _in_definition(error, call.spans.get("kind"), call.net) from None
-            out.append(replace(result, call=call))
+            out.append(PartResult(result.index, result.label, result.input, result.nodes, call))
         return out
 
     def part(self, part: Part, index: int, label: str | None) -> PartResult:

@@ -248,8 +248,9 @@ class _LazyScope(Scope):
         definition is first looked up: a program of built-in layers never reads the file."""
         if self._pending is None:
             self._pending = {}
+            definition = re.compile(_DEFINITION)
             for start, end in _statements(self.text):
-                head = re.compile(_DEFINITION).match(self.text, start, end)
+                head = definition.match(self.text, start, end)
                 if head is None:  # not a definition: parse now, so that the error is the file's
                     self._load(start, end)
                     continue
